@@ -1,0 +1,90 @@
+import cors from '@fastify/cors';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Config } from './config.js';
+import type { HttpDeps } from './http/deps.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { createAuthenticator } from './http/hooks/auth.js';
+import { createRequestIdGenerator, registerObservability } from './http/hooks/observe.js';
+import { createAdminRateLimiter } from './http/hooks/rate-limit.js';
+import { registerRoutes } from './http/routes.js';
+import { ErrorBody } from './http/schemas.js';
+import { createIngestService } from './ingest/ingest-service.js';
+import { type Clock, systemClock } from './lib/clock.js';
+import { bodyAjv, describeValidationError, textAjv } from './lib/validator.js';
+import { Metrics } from './metrics/metrics.js';
+import { createBuiltinPricer } from './pricing/builtin-pricer.js';
+import type { Pricer } from './pricing/types.js';
+import type { BucketStore } from './ratelimit/bucket-store.js';
+import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
+import type { Store } from './storage/store.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  clock?: Clock;
+  pricer?: Pricer;
+  buckets?: BucketStore;
+  metrics?: Metrics;
+  /** A pino-compatible logger; default: Fastify's pino at config.logLevel. */
+  logger?: FastifyBaseLogger;
+}
+
+export type App = FastifyInstance & { deps: HttpDeps };
+
+/** Wires the service together. Never listens: main.ts does, and tests use app.inject. */
+export async function buildApp(input: AppDeps): Promise<App> {
+  const { config, store } = input;
+  const clock = input.clock ?? systemClock;
+  const metrics = input.metrics ?? new Metrics();
+  const buckets = input.buckets ?? new MemoryBucketStore();
+  const pricer = input.pricer ?? createBuiltinPricer();
+  const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
+  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest };
+
+  const app = Fastify({
+    ...(input.logger ? { loggerInstance: input.logger } : { logger: { level: config.logLevel } }),
+    // The access log is ours (hooks/observe.ts): sampled, so that it does not cost throughput.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: createRequestIdGenerator(),
+    return503OnClosing: true,
+    schemaErrorFormatter: (errors) => new Error(errors.map((e) => describeValidationError(e)).join('; ')),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? bodyAjv.compile(schema) : textAjv.compile(schema),
+  );
+  app.addSchema(ErrorBody);
+  registerErrorHandling(app);
+  registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });
+
+  if (config.allowedOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...config.allowedOrigins],
+      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Content-Type', 'X-API-Key', 'X-Ingest-Key'],
+      exposedHeaders: [
+        'X-Request-Id',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+        'Retry-After',
+      ],
+      maxAge: 600,
+    });
+  }
+
+  const authenticate = createAuthenticator({ config, buckets, clock, metrics });
+  const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics });
+  app.addHook('onRequest', async (request, reply) => {
+    const auth = request.routeOptions.config.auth;
+    if (auth === 'ingest') return authenticate.ingest(request);
+    await limitAdmin(request, reply);
+    if (auth === 'admin') await authenticate.admin(request);
+  });
+
+  await registerRoutes(app, deps);
+  return Object.assign(app, { deps }) as unknown as App;
+}

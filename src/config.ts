@@ -1,0 +1,334 @@
+import path from 'node:path';
+
+/**
+ * The only module that reads the environment. `loadConfig(env)` parses every variable once,
+ * collects every problem, and either returns a frozen Config or throws a ConfigError listing them
+ * all. CONFIG_VARS is the schema: docs/config.md and .env.example are checked against it by a test.
+ */
+
+export type Mode = 'development' | 'production';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly dbPath: string;
+  /** Admin key; undefined means the admin API is open (development only). */
+  readonly apiKey: string | undefined;
+  /** Ingest key; undefined means ingest is open (development only). */
+  readonly ingestKey: string | undefined;
+  readonly allowedOrigins: readonly string[];
+  readonly trustProxy: boolean;
+  readonly rateLimit: {
+    readonly ratePerMinute: number;
+    readonly burst: number;
+    readonly exemptPaths: readonly string[];
+  };
+  readonly ingestRateLimit: { readonly ratePerMinute: number; readonly burst: number };
+  /** Failed admin/ingest key attempts allowed per client IP (burst; refills per minute). */
+  readonly authFailuresPerMinute: number;
+  readonly defaultProvider: string;
+  /** Kept only so old .env files still parse; see docs/config.md. */
+  readonly openaiModel: string | undefined;
+  readonly trackingTokenLength: number;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Share of successful requests that get an access-log line (errors are always logged). */
+  readonly requestLogSampleRate: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ConfigVar {
+  name: string;
+  /** Default as written in docs and .env.example ('' = unset). */
+  default: string;
+  unit: string;
+  description: string;
+}
+
+/** Every variable the service reads, in the order docs/config.md lists them. */
+export const CONFIG_VARS: readonly ConfigVar[] = [
+  {
+    name: 'ENV',
+    default: 'development',
+    unit: 'development | production',
+    description: 'Run mode. Production refuses to start without API_KEY and INGEST_KEY.',
+  },
+  {
+    name: 'HOST',
+    default: '',
+    unit: 'address',
+    description:
+      'Bind address. Default 0.0.0.0, except development without API_KEY, which binds 127.0.0.1 only.',
+  },
+  { name: 'SERVER_PORT', default: '5001', unit: 'port', description: 'HTTP port.' },
+  {
+    name: 'DATA_DIR',
+    default: './data',
+    unit: 'path',
+    description: 'Directory for the SQLite database (created if missing).',
+  },
+  {
+    name: 'DB_FILENAME',
+    default: 'usage_log.sqlite',
+    unit: 'file name',
+    description: 'Database file name inside DATA_DIR.',
+  },
+  {
+    name: 'DB_PATH',
+    default: '',
+    unit: 'path',
+    description: 'Full database path; overrides DATA_DIR and DB_FILENAME.',
+  },
+  {
+    name: 'API_KEY',
+    default: '',
+    unit: 'secret',
+    description:
+      'Admin key, sent as X-API-Key. Unset in development means the admin API is open (and bound to 127.0.0.1).',
+  },
+  {
+    name: 'INGEST_KEY',
+    default: '',
+    unit: 'secret',
+    description: 'Ingest key, sent as X-Ingest-Key. Unset in development means ingest accepts any caller.',
+  },
+  {
+    name: 'ALLOWED_ORIGINS',
+    default: '',
+    unit: 'comma list of origins',
+    description: 'Browser origins allowed cross-origin access. Empty means none (no CORS headers).',
+  },
+  {
+    name: 'TRUST_PROXY',
+    default: 'false',
+    unit: 'boolean',
+    description: 'Take the client IP from X-Forwarded-For (set only behind a reverse proxy you control).',
+  },
+  {
+    name: 'RATE_LIMIT_RPM',
+    default: '60',
+    unit: 'requests per minute',
+    description: 'Admin API refill rate, per client IP.',
+  },
+  {
+    name: 'RATE_LIMIT_BURST',
+    default: '',
+    unit: 'requests',
+    description: 'Admin API bucket capacity. Default: RATE_LIMIT_RPM.',
+  },
+  {
+    name: 'RATE_LIMIT_EXEMPT',
+    default: '/ping,/health,/dashboard',
+    unit: 'comma list of paths',
+    description: 'Paths (and their sub-paths) the admin limiter skips.',
+  },
+  {
+    name: 'INGEST_RPM',
+    default: '',
+    unit: 'records per minute',
+    description: 'Ingest refill rate, per tracking token. Default: RATE_LIMIT_RPM.',
+  },
+  {
+    name: 'INGEST_BURST',
+    default: '',
+    unit: 'records',
+    description: 'Ingest bucket capacity, per tracking token. Default: RATE_LIMIT_BURST.',
+  },
+  {
+    name: 'AUTH_FAILURES_PER_MINUTE',
+    default: '10',
+    unit: 'attempts per minute',
+    description: 'Wrong or missing keys allowed per client IP before 429.',
+  },
+  {
+    name: 'PROVIDER',
+    default: 'openai',
+    unit: 'provider id',
+    description: 'Provider assumed for ingest records that do not name one.',
+  },
+  {
+    name: 'OPENAI_MODEL',
+    default: '',
+    unit: 'model id',
+    description: 'Unused; accepted so old .env files keep working. Each record is priced by its own model.',
+  },
+  {
+    name: 'TRACKING_TOKEN_LENGTH',
+    default: '22',
+    unit: 'characters (16-64)',
+    description: 'Length of generated tracking tokens.',
+  },
+  {
+    name: 'BODY_LIMIT_BYTES',
+    default: '1048576',
+    unit: 'bytes',
+    description: 'Largest accepted request body (413 above it).',
+  },
+  {
+    name: 'LOG_LEVEL',
+    default: 'info',
+    unit: 'fatal|error|warn|info|debug|trace|silent',
+    description: 'Log level.',
+  },
+  {
+    name: 'REQUEST_LOG_SAMPLE_RATE',
+    default: '0.01',
+    unit: '0..1',
+    description: 'Share of successful requests logged; every 4xx/5xx is logged.',
+  },
+];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+
+  const list = (name: string, fallback: string): string[] =>
+    (read(name) ?? fallback)
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+
+  const rawMode = (read('ENV') ?? 'development').toLowerCase();
+  let mode: Mode = 'development';
+  if (rawMode === 'production' || rawMode === 'prod') mode = 'production';
+  else if (rawMode !== 'development' && rawMode !== 'dev') {
+    problems.push(`ENV must be "development" or "production" (got "${rawMode}")`);
+  }
+
+  const apiKey = read('API_KEY');
+  const ingestKey = read('INGEST_KEY');
+  if (mode === 'production') {
+    if (!apiKey)
+      problems.push('API_KEY is required when ENV=production: it protects the admin API and dashboard');
+    if (!ingestKey)
+      problems.push('INGEST_KEY is required when ENV=production: it authenticates POST /ingest');
+  }
+
+  const port = integer('SERVER_PORT', 5001, 0, 65_535);
+  const dataDir = path.resolve(cwd, read('DATA_DIR') ?? 'data');
+  const dbFilename = read('DB_FILENAME') ?? 'usage_log.sqlite';
+  if (dbFilename.includes('/'))
+    problems.push(
+      `DB_FILENAME must be a file name, not a path (got "${dbFilename}"); use DB_PATH for a path`,
+    );
+  const dbPathRaw = read('DB_PATH');
+  const dbPath = dbPathRaw ? path.resolve(cwd, dbPathRaw) : path.join(dataDir, dbFilename);
+
+  const ratePerMinute = integer('RATE_LIMIT_RPM', 60, 1, 1_000_000_000);
+  const burst = integer('RATE_LIMIT_BURST', ratePerMinute, 1, 1_000_000_000);
+  const ingestRate = integer('INGEST_RPM', ratePerMinute, 1, 1_000_000_000);
+  const ingestBurst = integer('INGEST_BURST', burst, 1, 1_000_000_000);
+
+  const exemptPaths = list('RATE_LIMIT_EXEMPT', '/ping,/health,/dashboard');
+  for (const exempt of exemptPaths) {
+    if (!exempt.startsWith('/'))
+      problems.push(`RATE_LIMIT_EXEMPT entries must start with "/" (got "${exempt}")`);
+  }
+
+  const allowedOrigins = list('ALLOWED_ORIGINS', '');
+  for (const origin of allowedOrigins) {
+    if (origin === '*') {
+      problems.push(
+        'ALLOWED_ORIGINS must list origins; "*" is not accepted (it would expose the admin API to any web page)',
+      );
+      continue;
+    }
+    try {
+      const url = new URL(origin);
+      if (url.origin !== origin.replace(/\/$/, '')) throw new Error('not an origin');
+    } catch {
+      problems.push(`ALLOWED_ORIGINS entries must be origins like https://app.example.com (got "${origin}")`);
+    }
+  }
+
+  const trustProxyRaw = (read('TRUST_PROXY') ?? 'false').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(trustProxyRaw)) {
+    problems.push(`TRUST_PROXY must be true or false (got "${trustProxyRaw}")`);
+  }
+
+  const trackingTokenLength = integer('TRACKING_TOKEN_LENGTH', 22, 16, 64);
+  const bodyLimitBytes = integer('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576);
+  const authFailuresPerMinute = integer('AUTH_FAILURES_PER_MINUTE', 10, 1, 1_000_000);
+
+  const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+
+  const sampleRaw = read('REQUEST_LOG_SAMPLE_RATE') ?? '0.01';
+  const requestLogSampleRate = Number(sampleRaw);
+  if (!/^\d*\.?\d+$/.test(sampleRaw) || requestLogSampleRate > 1) {
+    problems.push(`REQUEST_LOG_SAMPLE_RATE must be a number from 0 to 1 (got "${sampleRaw}")`);
+  }
+
+  const defaultProvider = (read('PROVIDER') ?? 'openai').toLowerCase();
+  if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(defaultProvider)) {
+    problems.push(`PROVIDER must be a provider id like "openai" (got "${defaultProvider}")`);
+  }
+
+  const host = read('HOST') ?? (mode === 'development' && !apiKey ? '127.0.0.1' : '0.0.0.0');
+  if (!apiKey && !isLoopback(host)) {
+    problems.push(
+      `HOST=${host} would expose an open admin API to the network: set API_KEY, or bind HOST to 127.0.0.1`,
+    );
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    mode,
+    host,
+    port,
+    dataDir,
+    dbPath,
+    apiKey,
+    ingestKey,
+    allowedOrigins: Object.freeze(allowedOrigins.map((o) => o.replace(/\/$/, ''))),
+    trustProxy: ['true', '1', 'yes'].includes(trustProxyRaw),
+    rateLimit: Object.freeze({ ratePerMinute, burst, exemptPaths: Object.freeze(exemptPaths) }),
+    ingestRateLimit: Object.freeze({ ratePerMinute: ingestRate, burst: ingestBurst }),
+    authFailuresPerMinute,
+    defaultProvider,
+    openaiModel: read('OPENAI_MODEL'),
+    trackingTokenLength,
+    bodyLimitBytes,
+    logLevel: logLevel as Config['logLevel'],
+    requestLogSampleRate,
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** A valid config for tests and tools, built through the same parser. */
+export function testConfig(overrides: Record<string, string> = {}, cwd?: string): Config {
+  return loadConfig({ LOG_LEVEL: 'silent', ...overrides }, cwd);
+}

@@ -1,0 +1,248 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError } from '../errors.js';
+import { csvNumber, csvRow, csvText, UTF8_BOM } from '../lib/csv.js';
+import { decodeCursor, encodeCursor } from '../lib/cursor.js';
+import { formatNanoUsd, nanoToUsd } from '../lib/money.js';
+import { formatIsoTime, MS_PER_DAY, parseIsoTime } from '../lib/time.js';
+import type { UsageFilter, UsageRow } from '../storage/store.js';
+import type { HttpDeps } from './deps.js';
+import { responses } from './schemas.js';
+
+export const DEFAULT_PAGE_ROWS = 1000;
+export const MAX_PAGE_ROWS = 10_000;
+
+export const UsageFilterQuery = {
+  start: Type.Optional(Type.String({ description: 'YYYY-MM-DD (00:00:00 UTC) or ISO-8601; inclusive.' })),
+  end: Type.Optional(
+    Type.String({ description: 'YYYY-MM-DD (through 23:59:59.999 UTC) or ISO-8601; inclusive.' }),
+  ),
+  model: Type.Optional(Type.String({ description: 'Exact model name.' })),
+  ingest_token_id: Type.Optional(Type.Integer({ minimum: 1, description: 'Tracking token id.' })),
+};
+
+/** Shared by every endpoint that takes the /data filters. */
+export function parseUsageFilter(query: {
+  start?: string;
+  end?: string;
+  model?: string;
+  ingest_token_id?: number;
+}): UsageFilter {
+  const filter: UsageFilter = {};
+  if (query.start !== undefined && query.start !== '') {
+    const parsed = parseIsoTime(query.start);
+    if (!parsed)
+      throw new AppError(
+        'invalid_request',
+        `Invalid start date format: ${query.start}. Use YYYY-MM-DD or ISO-8601.`,
+      );
+    filter.startMs = parsed.ms;
+  }
+  if (query.end !== undefined && query.end !== '') {
+    const parsed = parseIsoTime(query.end);
+    if (!parsed)
+      throw new AppError(
+        'invalid_request',
+        `Invalid end date format: ${query.end}. Use YYYY-MM-DD or ISO-8601.`,
+      );
+    filter.endMs = parsed.dateOnly ? parsed.ms + MS_PER_DAY - 1 : parsed.ms;
+  }
+  if (filter.startMs !== undefined && filter.endMs !== undefined && filter.startMs > filter.endMs) {
+    throw new AppError('invalid_request', 'Start date cannot be after end date.');
+  }
+  if (query.model !== undefined && query.model !== '') filter.model = query.model;
+  if (query.ingest_token_id !== undefined) filter.ingestTokenId = query.ingest_token_id;
+  return filter;
+}
+
+const UsageRowBody = Type.Object({
+  id: Type.Integer(),
+  timestamp: Type.String({ description: 'When the call happened, ISO-8601 UTC.' }),
+  model: Type.String(),
+  promptTokens: Type.Integer(),
+  completionTokens: Type.Integer(),
+  totalTokens: Type.Integer(),
+  estimatedCostUSD: Type.Union([Type.Number(), Type.Null()], {
+    description: 'null when the model is unpriced.',
+  }),
+  provider: Type.String(),
+  ingestTokenId: Type.Union([Type.Integer(), Type.Null()]),
+  tokenLabel: Type.Union([Type.String(), Type.Null()]),
+  eventId: Type.Union([Type.String(), Type.Null()]),
+  source: Type.String(),
+  cachedTokens: Type.Integer(),
+  cacheWriteTokens: Type.Integer(),
+  reasoningTokens: Type.Integer(),
+  inputAudioTokens: Type.Integer(),
+  outputAudioTokens: Type.Integer(),
+  serviceTier: Type.Union([Type.String(), Type.Null()]),
+  batch: Type.Boolean(),
+  pricingStatus: Type.String(),
+  clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
+});
+
+function toApiRow(row: UsageRow) {
+  return {
+    id: row.id,
+    timestamp: formatIsoTime(row.ts),
+    model: row.model,
+    promptTokens: row.promptTokens,
+    completionTokens: row.completionTokens,
+    totalTokens: row.totalTokens,
+    estimatedCostUSD: row.costNanoUsd === null ? null : nanoToUsd(row.costNanoUsd),
+    provider: row.provider,
+    ingestTokenId: row.ingestTokenId,
+    tokenLabel: row.tokenLabel,
+    eventId: row.eventId,
+    source: row.source,
+    cachedTokens: row.cachedTokens,
+    cacheWriteTokens: row.cacheWriteTokens,
+    reasoningTokens: row.reasoningTokens,
+    inputAudioTokens: row.inputAudioTokens,
+    outputAudioTokens: row.outputAudioTokens,
+    serviceTier: row.serviceTier,
+    batch: row.batch,
+    pricingStatus: row.pricingStatus,
+    clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
+  };
+}
+
+/** The original's seven columns first (same names), then ours. */
+const CSV_HEADER = [
+  'id',
+  'timestamp',
+  'model',
+  'promptTokens',
+  'completionTokens',
+  'totalTokens',
+  'estimatedCostUSD',
+  'provider',
+  'ingestTokenId',
+  'tokenLabel',
+  'eventId',
+  'source',
+  'cachedTokens',
+  'cacheWriteTokens',
+  'reasoningTokens',
+  'inputAudioTokens',
+  'outputAudioTokens',
+  'serviceTier',
+  'batch',
+  'pricingStatus',
+  'clientCostUSD',
+];
+
+function toCsvLine(row: UsageRow): string {
+  return csvRow([
+    csvNumber(row.id),
+    csvText(formatIsoTime(row.ts)),
+    csvText(row.model),
+    csvNumber(row.promptTokens),
+    csvNumber(row.completionTokens),
+    csvNumber(row.totalTokens),
+    row.costNanoUsd === null ? '' : formatNanoUsd(row.costNanoUsd),
+    csvText(row.provider),
+    csvNumber(row.ingestTokenId),
+    csvText(row.tokenLabel),
+    csvText(row.eventId),
+    csvText(row.source),
+    csvNumber(row.cachedTokens),
+    csvNumber(row.cacheWriteTokens),
+    csvNumber(row.reasoningTokens),
+    csvNumber(row.inputAudioTokens),
+    csvNumber(row.outputAudioTokens),
+    csvText(row.serviceTier),
+    row.batch ? 'true' : 'false',
+    csvText(row.pricingStatus),
+    row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd),
+  ]);
+}
+
+async function* csvLines(rows: AsyncIterable<UsageRow[]>): AsyncGenerator<string> {
+  yield UTF8_BOM + csvRow(CSV_HEADER);
+  for await (const chunk of rows) {
+    let text = '';
+    for (const row of chunk) text += toCsvLine(row);
+    yield text;
+  }
+}
+
+export function exportFilename(nowMs: number, extension: string): string {
+  const stamp = new Date(nowMs)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, '')
+    .replace('T', '-')
+    .replace(/:/g, '');
+  return `cost-guardian-${stamp}.${extension}`;
+}
+
+export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      '/data',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          summary: 'Usage rows, newest first, one page at a time (or every row as CSV)',
+          tags: ['usage'],
+          querystring: Type.Object({
+            ...UsageFilterQuery,
+            limit: Type.Integer({
+              minimum: 1,
+              maximum: MAX_PAGE_ROWS,
+              default: DEFAULT_PAGE_ROWS,
+              description: 'Rows per page.',
+            }),
+            cursor: Type.Optional(
+              Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' }),
+            ),
+            format: Type.Union([Type.Literal('json'), Type.Literal('csv')], {
+              default: 'json',
+              description: 'csv streams every matching row (no page limit).',
+            }),
+          }),
+          response: responses({
+            200: Type.Object({
+              data: Type.Array(UsageRowBody),
+              next_cursor: Type.Union([Type.String(), Type.Null()], {
+                description: 'null on the last page.',
+              }),
+            }),
+          }),
+        },
+      },
+      async (request, reply) => {
+        const filter = parseUsageFilter(request.query);
+        if (request.query.format === 'csv') {
+          const stream = Readable.from(csvLines(deps.store.exportUsage(filter)), { objectMode: false });
+          return reply
+            .type('text/csv; charset=utf-8')
+            .header(
+              'content-disposition',
+              `attachment; filename="${exportFilename(deps.clock.now(), 'csv')}"`,
+            )
+            .send(stream);
+        }
+        let after: { ts: number; id: number } | undefined;
+        if (request.query.cursor !== undefined) {
+          const parts = decodeCursor(request.query.cursor, 2);
+          if (!parts)
+            throw new AppError(
+              'invalid_request',
+              'cursor is not valid; pass next_cursor from the previous page',
+            );
+          after = { ts: parts[0] ?? 0, id: parts[1] ?? 0 };
+        }
+        const page = await deps.store.listUsage(filter, {
+          limit: request.query.limit,
+          ...(after ? { after } : {}),
+        });
+        return {
+          data: page.rows.map(toApiRow),
+          next_cursor: page.next ? encodeCursor([page.next.ts, page.next.id]) : null,
+        };
+      },
+    );
+  };
+}

@@ -1,0 +1,18 @@
+import type { Config } from '../config.js';
+import type { IngestService } from '../ingest/ingest-service.js';
+import type { Clock } from '../lib/clock.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Pricer } from '../pricing/types.js';
+import type { BucketStore } from '../ratelimit/bucket-store.js';
+import type { Store } from '../storage/store.js';
+
+/** What route modules get: everything is passed in, nothing is a module singleton. */
+export interface HttpDeps {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  pricer: Pricer;
+  buckets: BucketStore;
+  metrics: Metrics;
+  ingest: IngestService;
+}

@@ -1,0 +1,300 @@
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Clock } from '../lib/clock.js';
+import { usdToNano } from '../lib/money.js';
+import { parseIsoTime } from '../lib/time.js';
+import { compileBody, describeValidationError } from '../lib/validator.js';
+import type { IngestOutcome, Metrics } from '../metrics/metrics.js';
+import type { Pricer } from '../pricing/types.js';
+import type { BucketStore } from '../ratelimit/bucket-store.js';
+import type { NewUsage, Store, TokenRecord } from '../storage/store.js';
+import { type NormalisedRecord, normaliseRecord } from './normalise-record.js';
+import { type IngestRecordBody, IngestRecordSchema } from './record-schema.js';
+
+/**
+ * The ingest pipeline. Each record goes through named steps, and a record that is refused gets
+ * a named reason (counted in metrics):
+ *   validate -> normalise -> resolve token -> rate limit -> price -> write (group commit)
+ */
+
+export type RejectReason = 'validation_error' | 'unknown_token' | 'inactive_token' | 'rate_limited';
+
+export type RecordResult =
+  | { status: 'created'; id: number; costNanoUsd: number | null; pricingStatus: NewUsage['pricingStatus'] }
+  | { status: 'duplicate'; id: number }
+  | { status: 'rejected'; code: RejectReason; reason: string; retryAfterMs?: number };
+
+export interface LegacyLogBody {
+  timestamp?: string;
+  model: string;
+  promptTokens?: number;
+  completionTokens?: number;
+  totalTokens?: number;
+  estimatedCostUSD?: number;
+}
+
+export interface IngestService {
+  /** One record; throws AppError for anything but created/duplicate. */
+  ingestOne(body: IngestRecordBody): Promise<RecordResult & { status: 'created' | 'duplicate' }>;
+  /** Many records in one transaction; every record gets its own result. */
+  ingestBatch(records: readonly unknown[]): Promise<RecordResult[]>;
+  /** The deprecated POST /log: a token-less row. */
+  ingestLegacy(body: LegacyLogBody): Promise<{ id: number }>;
+}
+
+export interface IngestDeps {
+  config: Config;
+  store: Store;
+  pricer: Pricer;
+  buckets: BucketStore;
+  clock: Clock;
+  metrics: Metrics;
+}
+
+const REJECT_STATUS: Record<RejectReason, 'invalid_request' | 'not_found' | 'forbidden' | 'rate_limited'> = {
+  validation_error: 'invalid_request',
+  unknown_token: 'not_found',
+  inactive_token: 'forbidden',
+  rate_limited: 'rate_limited',
+};
+
+const METRIC_FOR: Record<RejectReason, IngestOutcome> = {
+  validation_error: 'validation_error',
+  unknown_token: 'unknown_token',
+  inactive_token: 'inactive_token',
+  rate_limited: 'rate_limited',
+};
+
+export function createIngestService(deps: IngestDeps): IngestService {
+  const { config, store, pricer, buckets, clock, metrics } = deps;
+  const validateRecord = compileBody<IngestRecordBody>(IngestRecordSchema);
+  const limits = {
+    capacity: config.ingestRateLimit.burst,
+    refillPerMinute: config.ingestRateLimit.ratePerMinute,
+  };
+
+  type Prepared =
+    | { ok: true; usage: NewUsage }
+    | { ok: false; result: RecordResult & { status: 'rejected' } };
+
+  const reject = (code: RejectReason, reason: string, retryAfterMs?: number): Prepared => {
+    metrics.countIngest(METRIC_FOR[code]);
+    return {
+      ok: false,
+      result: { status: 'rejected', code, reason, ...(retryAfterMs ? { retryAfterMs } : {}) },
+    };
+  };
+
+  function price(
+    record: Pick<
+      NormalisedRecord,
+      'provider' | 'model' | 'ts' | 'counts' | 'serviceTier' | 'batch' | 'completionWindow'
+    >,
+  ) {
+    return pricer.price({
+      provider: record.provider,
+      model: record.model,
+      atMs: record.ts,
+      usage: record.counts,
+      serviceTier: record.serviceTier,
+      batch: record.batch,
+      completionWindow: record.completionWindow,
+    });
+  }
+
+  async function prepare(
+    record: NormalisedRecord,
+    receivedAt: number,
+    tokenCache: Map<string, TokenRecord | undefined>,
+  ): Promise<Prepared> {
+    let token = tokenCache.get(record.trackingToken);
+    if (!tokenCache.has(record.trackingToken)) {
+      token = await store.findTokenByValue(record.trackingToken);
+      tokenCache.set(record.trackingToken, token);
+    }
+    if (!token) return reject('unknown_token', 'Unknown tracking token');
+    if (!token.active) return reject('inactive_token', 'Tracking token is inactive');
+
+    const decision = await buckets.take(`ingest:${token.id}`, limits, clock.now());
+    if (!decision.allowed) {
+      metrics.rateLimitHits += 1;
+      return reject('rate_limited', 'Rate limit exceeded for this tracking token', decision.retryAfterMs);
+    }
+
+    const priced = price(record);
+    return {
+      ok: true,
+      usage: {
+        ts: record.ts,
+        receivedAt,
+        source: 'ingest',
+        ingestTokenId: token.id,
+        eventId: record.eventId,
+        provider: record.provider,
+        model: record.model,
+        ...record.counts,
+        serviceTier: record.serviceTier,
+        batch: record.batch,
+        completionWindow: record.completionWindow,
+        costNanoUsd: priced.costNanoUsd,
+        pricingStatus: priced.status,
+        pricingSource: priced.source,
+        pricingRates: priced.rates ? JSON.stringify(priced.rates) : null,
+        clientCostNanoUsd: record.clientCostNanoUsd,
+        meta: record.meta,
+        rawUsage: record.rawUsage,
+      },
+    };
+  }
+
+  function normalise(body: IngestRecordBody, nowMs: number) {
+    return normaliseRecord(body as IngestRecordBody & Record<string, unknown>, {
+      defaultProvider: config.defaultProvider,
+      nowMs,
+    });
+  }
+
+  function countWritten(results: RecordResult[]): void {
+    for (const result of results) {
+      if (result.status === 'created') metrics.countIngest('success');
+      else if (result.status === 'duplicate') metrics.countIngest('duplicate');
+    }
+  }
+
+  return {
+    async ingestOne(body) {
+      const nowMs = clock.now();
+      const normalised = normalise(body, nowMs);
+      if (!normalised.ok) {
+        metrics.countIngest('validation_error');
+        throw new AppError('invalid_request', normalised.reason);
+      }
+      const prepared = await prepare(normalised.record, nowMs, new Map());
+      if (!prepared.ok) {
+        const { code, reason, retryAfterMs } = prepared.result;
+        const headers: Record<string, string> = retryAfterMs
+          ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }
+          : {};
+        throw new AppError(REJECT_STATUS[code], reason, headers);
+      }
+      const [outcome] = await store.insertUsage([prepared.usage]);
+      if (!outcome) throw new Error('store returned no outcome');
+      const result: RecordResult & { status: 'created' | 'duplicate' } =
+        outcome.status === 'created'
+          ? {
+              status: 'created',
+              id: outcome.id,
+              costNanoUsd: prepared.usage.costNanoUsd,
+              pricingStatus: prepared.usage.pricingStatus,
+            }
+          : { status: 'duplicate', id: outcome.id };
+      countWritten([result]);
+      return result;
+    },
+
+    async ingestBatch(records) {
+      const nowMs = clock.now();
+      const results: RecordResult[] = new Array(records.length);
+      const toWrite: { index: number; usage: NewUsage }[] = [];
+      const tokenCache = new Map<string, TokenRecord | undefined>();
+      for (const [index, raw] of records.entries()) {
+        if (!validateRecord(raw)) {
+          const error = validateRecord.errors?.[0];
+          results[index] = (
+            reject('validation_error', error ? describeValidationError(error) : 'record is invalid') as {
+              result: RecordResult;
+            }
+          ).result;
+          continue;
+        }
+        const normalised = normalise(raw, nowMs);
+        if (!normalised.ok) {
+          results[index] = (reject('validation_error', normalised.reason) as { result: RecordResult }).result;
+          continue;
+        }
+        const prepared = await prepare(normalised.record, nowMs, tokenCache);
+        if (prepared.ok) toWrite.push({ index, usage: prepared.usage });
+        else results[index] = prepared.result;
+      }
+      if (toWrite.length > 0) {
+        const outcomes = await store.insertUsage(toWrite.map((item) => item.usage));
+        outcomes.forEach((outcome, i) => {
+          const item = toWrite[i];
+          if (!item) return;
+          results[item.index] =
+            outcome.status === 'created'
+              ? {
+                  status: 'created',
+                  id: outcome.id,
+                  costNanoUsd: item.usage.costNanoUsd,
+                  pricingStatus: item.usage.pricingStatus,
+                }
+              : { status: 'duplicate', id: outcome.id };
+        });
+      }
+      countWritten(results);
+      return results;
+    },
+
+    async ingestLegacy(body) {
+      const nowMs = clock.now();
+      let ts = nowMs;
+      if (body.timestamp !== undefined && body.timestamp.trim() !== '') {
+        const parsed = parseIsoTime(body.timestamp);
+        if (!parsed)
+          throw new AppError(
+            'invalid_request',
+            `timestamp must be an ISO-8601 date-time (got "${body.timestamp}")`,
+          );
+        ts = parsed.ms;
+      }
+      const model = body.model.trim();
+      if (model === '') throw new AppError('invalid_request', 'model is required');
+      const promptTokens = body.promptTokens ?? 0;
+      const completionTokens = body.completionTokens ?? 0;
+      const totalTokens = body.totalTokens ?? promptTokens + completionTokens;
+      if (totalTokens !== promptTokens + completionTokens) {
+        throw new AppError('invalid_request', 'totalTokens must equal promptTokens + completionTokens');
+      }
+      const counts = {
+        promptTokens,
+        completionTokens,
+        totalTokens,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+        reasoningTokens: 0,
+        inputAudioTokens: 0,
+        outputAudioTokens: 0,
+      };
+      const record = {
+        provider: config.defaultProvider,
+        model,
+        ts,
+        counts,
+        serviceTier: null,
+        batch: false,
+        completionWindow: null,
+      };
+      const priced = price(record);
+      const [outcome] = await store.insertUsage([
+        {
+          ...record,
+          ...counts,
+          receivedAt: nowMs,
+          source: 'legacy',
+          ingestTokenId: null,
+          eventId: null,
+          costNanoUsd: priced.costNanoUsd,
+          pricingStatus: priced.status,
+          pricingSource: priced.source,
+          pricingRates: priced.rates ? JSON.stringify(priced.rates) : null,
+          clientCostNanoUsd: body.estimatedCostUSD === undefined ? null : usdToNano(body.estimatedCostUSD),
+          meta: null,
+          rawUsage: null,
+        },
+      ]);
+      if (!outcome) throw new Error('store returned no outcome');
+      return { id: outcome.id };
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { type Static, Type } from 'typebox';
+
+/**
+ * The wire shape of one usage record, as sent to POST /ingest and inside POST /ingest/batch.
+ * Field names are the original's snake_case, with the camelCase aliases its clients use.
+ * Unknown fields are ignored so that newer clients can send more than this build knows.
+ */
+
+const MAX_TOKENS = 10_000_000_000;
+const tokenCount = (description: string) =>
+  Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_TOKENS, description }));
+
+export const ServiceTier = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  description: 'Service tier the provider reports it served (default, flex, priority, fast, scale, ...).',
+});
+
+export const IngestRecordSchema = Type.Object(
+  {
+    tracking_token: Type.Optional(
+      Type.String({ maxLength: 128, description: 'Tracking token (from POST /ingest/tokens).' }),
+    ),
+    trackingToken: Type.Optional(Type.String({ maxLength: 128, description: 'Alias of tracking_token.' })),
+    model: Type.String({
+      maxLength: 200,
+      description: 'Model from the response body (the resolved snapshot).',
+    }),
+    provider: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'Provider id; default from PROVIDER (openai).',
+      }),
+    ),
+    timestamp: Type.Optional(
+      Type.String({ maxLength: 64, description: 'When the call happened, ISO-8601. Default: receive time.' }),
+    ),
+    event_id: Type.Optional(
+      Type.Union([Type.String({ maxLength: 256 }), Type.Integer({ minimum: 0 })], {
+        description: 'Idempotency key, unique per tracking token (use the provider response id).',
+      }),
+    ),
+    eventId: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Integer({ minimum: 0 })])),
+    prompt_tokens: tokenCount('All input tokens, including cached and cache-write tokens.'),
+    promptTokens: tokenCount('Alias of prompt_tokens.'),
+    completion_tokens: tokenCount('All output tokens, including reasoning tokens.'),
+    completionTokens: tokenCount('Alias of completion_tokens.'),
+    total_tokens: tokenCount('Must equal prompt_tokens + completion_tokens when sent.'),
+    totalTokens: tokenCount('Alias of total_tokens.'),
+    cached_tokens: tokenCount('Part of prompt_tokens read from the prompt cache.'),
+    cachedTokens: tokenCount('Alias of cached_tokens.'),
+    cache_write_tokens: tokenCount('Part of prompt_tokens written to the prompt cache.'),
+    cacheWriteTokens: tokenCount('Alias of cache_write_tokens.'),
+    reasoning_tokens: tokenCount('Part of completion_tokens spent on reasoning (not billed twice).'),
+    reasoningTokens: tokenCount('Alias of reasoning_tokens.'),
+    input_audio_tokens: tokenCount('Part of prompt_tokens that is audio.'),
+    inputAudioTokens: tokenCount('Alias of input_audio_tokens.'),
+    output_audio_tokens: tokenCount('Part of completion_tokens that is audio.'),
+    outputAudioTokens: tokenCount('Alias of output_audio_tokens.'),
+    service_tier: Type.Optional(ServiceTier),
+    serviceTier: Type.Optional(ServiceTier),
+    batch: Type.Optional(Type.Boolean({ description: 'True when the call ran through the Batch API.' })),
+    completion_window: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 16,
+        description: 'Background completion window (soonest, 2h, 8h).',
+      }),
+    ),
+    completionWindow: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+    usage: Type.Optional(
+      Type.Object(
+        {},
+        { additionalProperties: true, description: "The provider's raw usage object, verbatim." },
+      ),
+    ),
+    cost_usd: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1_000_000,
+        description: "Client's own estimate; stored for comparison only.",
+      }),
+    ),
+    costUsd: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
+    meta: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'Free-form metadata, stored as JSON.' }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+export type IngestRecordBody = Static<typeof IngestRecordSchema>;
+
+export const BATCH_MAX_RECORDS = 1000;
+
+export const IngestBatchSchema = Type.Object({
+  records: Type.Array(Type.Unknown(), {
+    minItems: 1,
+    maxItems: BATCH_MAX_RECORDS,
+    description: `Up to ${BATCH_MAX_RECORDS} usage records, each shaped like the body of POST /ingest.`,
+  }),
+});

@@ -1,0 +1,83 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type Database from 'better-sqlite3';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const FILE_PATTERN = /^(\d{3})_([a-z0-9_]+)\.sql$/;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .filter((file) => file.endsWith('.sql'))
+    .map((file) => {
+      const match = FILE_PATTERN.exec(file);
+      if (!match) throw new Error(`migration file name must look like 001_name.sql: ${file}`);
+      return { version: Number(match[1]), name: match[2] ?? '', sql: readFileSync(`${dir}/${file}`, 'utf8') };
+    })
+    .sort((a, b) => a.version - b.version);
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(
+        `migrations must be numbered 001, 002, ... without gaps; found ${migration.version} at ${index + 1}`,
+      );
+    }
+  });
+  return migrations;
+}
+
+/**
+ * Applies every migration not yet recorded in schema_migrations, each in its own transaction.
+ * Fails loudly on a database this build does not understand (a newer schema, a renamed migration,
+ * or the original Flask version's database).
+ */
+export function migrate(db: Database.Database, migrations: Migration[] = loadMigrations()): number[] {
+  const tables = new Set(
+    (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map(
+      (r) => r.name,
+    ),
+  );
+  if (tables.has('usage_log') && !tables.has('schema_migrations')) {
+    throw new Error(
+      'this database was written by the original (Python) Cost Guardian; start with a new DB_PATH and import it with `cost-guardian import-original <path>`',
+    );
+  }
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+  )`);
+  const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as {
+    version: number;
+    name: string;
+  }[];
+  for (const row of applied) {
+    const known = migrations.find((m) => m.version === row.version);
+    if (!known) {
+      throw new Error(
+        `database has migration ${row.version} (${row.name}) that this build does not know: it was written by a newer version`,
+      );
+    }
+    if (known.name !== row.name) {
+      throw new Error(
+        `migration ${row.version} is recorded as "${row.name}" but this build calls it "${known.name}"`,
+      );
+    }
+  }
+  const done = new Set(applied.map((row) => row.version));
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const newlyApplied: number[] = [];
+  for (const migration of migrations) {
+    if (done.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    })();
+    newlyApplied.push(migration.version);
+  }
+  return newlyApplied;
+}

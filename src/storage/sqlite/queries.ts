@@ -1,0 +1,178 @@
+import type Database from 'better-sqlite3';
+import type {
+  StoreStats,
+  TokenRecord,
+  TokenSummary,
+  UsageCursor,
+  UsageFilter,
+  UsagePage,
+  UsageRow,
+} from '../store.js';
+
+/**
+ * Read queries shared by the main-thread store and the read worker. All SQL text for reads lives
+ * here; every value is a bound parameter.
+ */
+
+const USAGE_COLUMNS = `
+  u.id, u.ts, u.received_at AS receivedAt, u.source, u.ingest_token_id AS ingestTokenId,
+  u.event_id AS eventId, u.provider, u.model,
+  u.prompt_tokens AS promptTokens, u.completion_tokens AS completionTokens, u.total_tokens AS totalTokens,
+  u.cached_tokens AS cachedTokens, u.cache_write_tokens AS cacheWriteTokens,
+  u.reasoning_tokens AS reasoningTokens, u.input_audio_tokens AS inputAudioTokens,
+  u.output_audio_tokens AS outputAudioTokens, u.service_tier AS serviceTier, u.batch,
+  u.completion_window AS completionWindow, u.cost_nanousd AS costNanoUsd,
+  u.pricing_status AS pricingStatus, u.pricing_source AS pricingSource, u.pricing_rates AS pricingRates,
+  u.client_cost_nanousd AS clientCostNanoUsd, u.meta, u.raw_usage AS rawUsage, t.label AS tokenLabel`;
+
+type RawUsageRow = Omit<UsageRow, 'batch'> & { batch: number };
+
+function toUsageRow(raw: RawUsageRow): UsageRow {
+  return { ...raw, batch: raw.batch === 1 };
+}
+
+interface FilterSql {
+  where: string;
+  params: Record<string, string | number>;
+}
+
+function filterSql(filter: UsageFilter, after?: UsageCursor): FilterSql {
+  const conditions: string[] = [];
+  const params: Record<string, string | number> = {};
+  if (filter.startMs !== undefined) {
+    conditions.push('u.ts >= @startMs');
+    params.startMs = filter.startMs;
+  }
+  if (filter.endMs !== undefined) {
+    conditions.push('u.ts <= @endMs');
+    params.endMs = filter.endMs;
+  }
+  if (filter.model !== undefined) {
+    conditions.push('u.model = @model');
+    params.model = filter.model;
+  }
+  if (filter.ingestTokenId !== undefined) {
+    conditions.push('u.ingest_token_id = @ingestTokenId');
+    params.ingestTokenId = filter.ingestTokenId;
+  }
+  if (after) {
+    conditions.push('(u.ts < @afterTs OR (u.ts = @afterTs AND u.id < @afterId))');
+    params.afterTs = after.ts;
+    params.afterId = after.id;
+  }
+  return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
+}
+
+/** Prepared statements are cached by their SQL text (the filter shape decides the text). */
+export class ReadQueries {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  usageSelect(
+    filter: UsageFilter,
+    after?: UsageCursor,
+    limit?: number,
+  ): { statement: Database.Statement; params: Record<string, string | number> } {
+    const { where, params } = filterSql(filter, after);
+    const limitSql = limit === undefined ? '' : ' LIMIT @limit';
+    if (limit !== undefined) params.limit = limit;
+    const sql = `SELECT ${USAGE_COLUMNS} FROM usage_log u LEFT JOIN ingest_tokens t ON t.id = u.ingest_token_id
+      ${where} ORDER BY u.ts DESC, u.id DESC${limitSql}`;
+    return { statement: this.prepare(sql), params };
+  }
+
+  listUsage(filter: UsageFilter, limit: number, after?: UsageCursor): UsagePage {
+    // One extra row tells whether another page exists without a COUNT.
+    const { statement, params } = this.usageSelect(filter, after, limit + 1);
+    const raw = statement.all(params) as RawUsageRow[];
+    const rows = raw.slice(0, limit).map(toUsageRow);
+    const last = rows[rows.length - 1];
+    const next = raw.length > limit && last ? { ts: last.ts, id: last.id } : null;
+    return { rows, next };
+  }
+
+  /** Iterates matching rows newest first; the caller pulls chunks at its own pace. */
+  *iterateUsage(filter: UsageFilter, chunkRows: number): Generator<UsageRow[]> {
+    const { statement, params } = this.usageSelect(filter);
+    let chunk: UsageRow[] = [];
+    for (const raw of statement.iterate(params) as IterableIterator<RawUsageRow>) {
+      chunk.push(toUsageRow(raw));
+      if (chunk.length >= chunkRows) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  listModels(): string[] {
+    const rows = this.prepare('SELECT DISTINCT model FROM usage_log ORDER BY model').all() as {
+      model: string;
+    }[];
+    return rows.map((row) => row.model);
+  }
+
+  listTokens(): TokenSummary[] {
+    const rows = this.prepare(`
+      SELECT t.id, t.label, t.token, t.active, t.created_at AS createdAt, t.last_seen_at AS lastSeenAt,
+             COALESCE(a.usageCount, 0) AS usageCount, COALESCE(a.costNanoUsd, 0) AS costNanoUsd,
+             COALESCE(a.unpricedCount, 0) AS unpricedCount
+      FROM ingest_tokens t
+      LEFT JOIN (
+        SELECT ingest_token_id, COUNT(*) AS usageCount, SUM(cost_nanousd) AS costNanoUsd,
+               SUM(cost_nanousd IS NULL) AS unpricedCount
+        FROM usage_log WHERE ingest_token_id IS NOT NULL GROUP BY ingest_token_id
+      ) a ON a.ingest_token_id = t.id
+      WHERE t.deleted_at IS NULL
+      ORDER BY t.created_at DESC, t.id DESC`).all() as (Omit<TokenSummary, 'active'> & { active: number })[];
+    return rows.map((row) => ({ ...row, active: row.active === 1 }));
+  }
+
+  stats(nowMs: number): StoreStats {
+    const usage = this.prepare(
+      'SELECT COUNT(*) AS usageRows, MAX(ts) AS lastUsageAt FROM usage_log',
+    ).get() as {
+      usageRows: number;
+      lastUsageAt: number | null;
+    };
+    const tokens = this.prepare(`
+      SELECT SUM(active = 1) AS activeTokens, MAX(last_seen_at) AS lastTokenSeenAt,
+             SUM(last_seen_at > @m1) AS seen1m, SUM(last_seen_at > @m5) AS seen5m, SUM(last_seen_at > @h1) AS seen1h
+      FROM ingest_tokens WHERE deleted_at IS NULL`).get({
+      m1: nowMs - 60_000,
+      m5: nowMs - 300_000,
+      h1: nowMs - 3_600_000,
+    }) as {
+      activeTokens: number | null;
+      lastTokenSeenAt: number | null;
+      seen1m: number | null;
+      seen5m: number | null;
+      seen1h: number | null;
+    };
+    return {
+      usageRows: usage.usageRows,
+      lastUsageAt: usage.lastUsageAt,
+      activeTokens: tokens.activeTokens ?? 0,
+      lastTokenSeenAt: tokens.lastTokenSeenAt,
+      tokensSeenLastMinute: tokens.seen1m ?? 0,
+      tokensSeenLast5Minutes: tokens.seen5m ?? 0,
+      tokensSeenLastHour: tokens.seen1h ?? 0,
+    };
+  }
+}
+
+export const TOKEN_COLUMNS = `id, label, token, active, created_at AS createdAt, last_seen_at AS lastSeenAt`;
+
+export function toTokenRecord(raw: Omit<TokenRecord, 'active'> & { active: number }): TokenRecord {
+  return { ...raw, active: raw.active === 1 };
+}

@@ -1,0 +1,121 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage, UsageRow } from '../store.js';
+import type { ReadRequest, ReadResponse } from './read-protocol.js';
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+type Call = DistributiveOmit<ReadRequest, 'id'>;
+
+// Under the TypeScript test runner this file is .ts and so is the worker: the worker then starts
+// from a small ESM bootstrap that registers tsx's loader before importing it. Built code loads .js.
+const isTypeScript = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(isTypeScript ? './read-worker.ts' : './read-worker.js', import.meta.url);
+
+function typeScriptBootstrap(): URL {
+  const tsxApi = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  );
+  const code = `import { register } from ${JSON.stringify(tsxApi.href)}; register(); await import(${JSON.stringify(WORKER_URL.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+/** The main thread's handle on the read worker: request/response over postMessage. */
+export class ReadClient {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private closed = false;
+
+  constructor(private readonly dbPath: string) {}
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(isTypeScript ? typeScriptBootstrap() : WORKER_URL, {
+      workerData: { dbPath: this.dbPath },
+    });
+    worker.on('message', (response: ReadResponse) => {
+      const waiter = this.pending.get(response.id);
+      if (!waiter) return;
+      this.pending.delete(response.id);
+      if (response.ok) waiter.resolve(response.result);
+      else waiter.reject(new Error(`read worker: ${response.error}`));
+    });
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`read worker exited with code ${code}`)));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private call<T>(request: Call): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ ...request, id });
+    });
+  }
+
+  ping(): Promise<unknown> {
+    return this.call({ op: 'ping' });
+  }
+
+  listUsage(filter: UsageFilter, limit: number, after?: UsageCursor): Promise<UsagePage> {
+    return this.call({ op: 'listUsage', filter, limit, ...(after ? { after } : {}) });
+  }
+
+  listModels(): Promise<string[]> {
+    return this.call({ op: 'listModels' });
+  }
+
+  listTokens(): Promise<TokenSummary[]> {
+    return this.call({ op: 'listTokens' });
+  }
+
+  stats(nowMs: number): Promise<StoreStats> {
+    return this.call({ op: 'stats', nowMs });
+  }
+
+  /** Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. */
+  async *exportUsage(filter: UsageFilter, chunkRows = 2000): AsyncGenerator<UsageRow[]> {
+    const exportId = await this.call<number>({ op: 'exportOpen', filter, chunkRows });
+    let finished = false;
+    let next = this.call<UsageRow[] | null>({ op: 'exportNext', exportId });
+    try {
+      while (true) {
+        const chunk = await next;
+        if (chunk === null) {
+          finished = true;
+          return;
+        }
+        next = this.call<UsageRow[] | null>({ op: 'exportNext', exportId });
+        yield chunk;
+      }
+    } finally {
+      next.catch(() => undefined);
+      if (!finished && !this.closed) await this.call({ op: 'exportClose', exportId }).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return;
+    await new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      worker.postMessage({ op: 'close' });
+      setTimeout(() => void worker.terminate().then(() => resolve()), 2000).unref();
+    });
+  }
+}

@@ -1,0 +1,16 @@
+import type { UsageCursor, UsageFilter } from '../store.js';
+
+/** Messages between the main thread (read-client.ts) and the read worker (read-worker.ts). */
+export type ReadRequest =
+  | { id: number; op: 'ping' }
+  | { id: number; op: 'listUsage'; filter: UsageFilter; limit: number; after?: UsageCursor }
+  | { id: number; op: 'listModels' }
+  | { id: number; op: 'listTokens' }
+  | { id: number; op: 'stats'; nowMs: number }
+  | { id: number; op: 'exportOpen'; filter: UsageFilter; chunkRows: number }
+  | { id: number; op: 'exportNext'; exportId: number }
+  | { id: number; op: 'exportClose'; exportId: number };
+
+export type ReadResponse =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string };

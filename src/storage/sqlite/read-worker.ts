@@ -1,0 +1,68 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { UsageRow } from '../store.js';
+import { openDatabase } from './open-database.js';
+import { ReadQueries } from './queries.js';
+import type { ReadRequest, ReadResponse } from './read-protocol.js';
+
+/**
+ * Heavy reads run here, on their own read-only connection, so that a long query or a
+ * million-row export never stalls the event loop that answers ingest. WAL gives every read a
+ * consistent snapshot while the writer keeps committing.
+ */
+
+const { dbPath } = workerData as { dbPath: string };
+const db = openDatabase(dbPath, { readonly: true });
+const queries = new ReadQueries(db);
+const exports = new Map<number, Generator<UsageRow[]>>();
+let nextExportId = 1;
+
+function handle(request: ReadRequest): unknown {
+  switch (request.op) {
+    case 'ping':
+      return db.prepare('SELECT 1 AS ok').get();
+    case 'listUsage':
+      return queries.listUsage(request.filter, request.limit, request.after);
+    case 'listModels':
+      return queries.listModels();
+    case 'listTokens':
+      return queries.listTokens();
+    case 'stats':
+      return queries.stats(request.nowMs);
+    case 'exportOpen': {
+      const exportId = nextExportId++;
+      exports.set(exportId, queries.iterateUsage(request.filter, request.chunkRows));
+      return exportId;
+    }
+    case 'exportNext': {
+      const iterator = exports.get(request.exportId);
+      if (!iterator) throw new Error(`unknown export ${request.exportId}`);
+      const step = iterator.next();
+      if (step.done) {
+        exports.delete(request.exportId);
+        return null;
+      }
+      return step.value;
+    }
+    case 'exportClose': {
+      exports.get(request.exportId)?.return(undefined);
+      exports.delete(request.exportId);
+      return null;
+    }
+  }
+}
+
+parentPort?.on('message', (request: ReadRequest | { op: 'close' }) => {
+  if (request.op === 'close') {
+    for (const iterator of exports.values()) iterator.return(undefined);
+    db.close();
+    parentPort?.close();
+    return;
+  }
+  let response: ReadResponse;
+  try {
+    response = { id: request.id, ok: true, result: handle(request) };
+  } catch (error) {
+    response = { id: request.id, ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  parentPort?.postMessage(response);
+});

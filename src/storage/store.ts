@@ -1,0 +1,143 @@
+/**
+ * The storage contract. Every backend (SQLite today) implements Store unchanged, and the contract
+ * test suite (test/store-contract.test.ts) runs against each one.
+ *
+ * Rules every implementation keeps:
+ * - Times are integer milliseconds since the Unix epoch, UTC. Money is integer nano-dollars.
+ * - A promise from a write resolves only after the write is durable (committed and synced).
+ * - `insertUsage` is atomic: all of its records and their tokens' last-seen times commit together,
+ *   or none do. A record whose (ingestTokenId, eventId) already exists is reported as a duplicate,
+ *   never as an error, even when the twin arrives in the same call or concurrently.
+ * - Deleting a token never deletes or re-attributes its usage rows.
+ * - Reads never block writes for long: a backend must not hold the writer while streaming an export.
+ * - Implementations must not throw for expected outcomes (taken label, unknown id); those are values.
+ */
+
+export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
+export type UsageSource = 'ingest' | 'legacy' | 'import';
+
+export interface TokenRecord {
+  id: number;
+  label: string;
+  token: string;
+  active: boolean;
+  createdAt: number;
+  /** Server time of the last ingest that named this token (not the client's clock). */
+  lastSeenAt: number | null;
+}
+
+export interface TokenSummary extends TokenRecord {
+  usageCount: number;
+  /** Sum of priced usage; unpriced rows are counted in unpricedCount instead. */
+  costNanoUsd: number;
+  unpricedCount: number;
+}
+
+/** Token buckets of one call, in the OpenAI convention: cached and cache-write are parts of prompt. */
+export interface TokenCounts {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cachedTokens: number;
+  cacheWriteTokens: number;
+  /** Part of completionTokens; stored for display, never billed twice. */
+  reasoningTokens: number;
+  inputAudioTokens: number;
+  outputAudioTokens: number;
+}
+
+export interface NewUsage extends TokenCounts {
+  /** When the call happened (client-supplied or receive time). */
+  ts: number;
+  receivedAt: number;
+  source: UsageSource;
+  ingestTokenId: number | null;
+  eventId: string | null;
+  provider: string;
+  model: string;
+  serviceTier: string | null;
+  batch: boolean;
+  completionWindow: string | null;
+  /** null means unpriced: never stored as 0. */
+  costNanoUsd: number | null;
+  pricingStatus: PricingStatus;
+  pricingSource: string | null;
+  /** JSON text: the rates and multipliers that produced costNanoUsd. */
+  pricingRates: string | null;
+  /** What the client said it cost; kept for comparison only. */
+  clientCostNanoUsd: number | null;
+  /** JSON text of the client's free-form meta object. */
+  meta: string | null;
+  /** JSON text of the provider's raw usage object, when the client sent one. */
+  rawUsage: string | null;
+}
+
+export interface UsageRow extends NewUsage {
+  id: number;
+  /** Label of the attributed token, also after the token was deleted. */
+  tokenLabel: string | null;
+}
+
+export type InsertOutcome = { status: 'created'; id: number } | { status: 'duplicate'; id: number };
+
+export interface UsageFilter {
+  /** Inclusive lower bound on ts. */
+  startMs?: number;
+  /** Inclusive upper bound on ts. */
+  endMs?: number;
+  model?: string;
+  ingestTokenId?: number;
+}
+
+/** Position after the last row of a page, in the page order (ts DESC, id DESC). */
+export interface UsageCursor {
+  ts: number;
+  id: number;
+}
+
+export interface UsagePage {
+  rows: UsageRow[];
+  next: UsageCursor | null;
+}
+
+export interface StoreStats {
+  usageRows: number;
+  activeTokens: number;
+  lastUsageAt: number | null;
+  lastTokenSeenAt: number | null;
+  tokensSeenLastMinute: number;
+  tokensSeenLast5Minutes: number;
+  tokensSeenLastHour: number;
+}
+
+export type CreateTokenResult =
+  | { status: 'created'; token: TokenRecord }
+  | { status: 'label_taken' | 'token_taken' };
+
+export interface Store {
+  /** Throws when the database cannot answer a trivial query. */
+  ping(): Promise<void>;
+  /** Commits every queued write, then releases connections and workers. Idempotent. */
+  close(): Promise<void>;
+
+  createToken(input: { label: string; token: string; createdAt: number }): Promise<CreateTokenResult>;
+  /** Live (not deleted) tokens, newest first, with their usage totals. */
+  listTokens(): Promise<TokenSummary[]>;
+  /** A live token by its exact value (case-sensitive). */
+  findTokenByValue(token: string): Promise<TokenRecord | undefined>;
+  /** Undefined when no live token has this id. */
+  setTokenActive(id: number, active: boolean): Promise<TokenRecord | undefined>;
+  /** Soft delete: the token stops being found; its usage rows keep their attribution. */
+  deleteToken(id: number, deletedAt: number): Promise<boolean>;
+
+  insertUsage(records: readonly NewUsage[]): Promise<InsertOutcome[]>;
+  /** Deletes every usage row; tokens stay. Returns the number of rows deleted. */
+  resetUsage(): Promise<number>;
+
+  listUsage(filter: UsageFilter, page: { limit: number; after?: UsageCursor }): Promise<UsagePage>;
+  /** Every matching row, newest first, in chunks; memory stays bounded whatever the row count. */
+  exportUsage(filter: UsageFilter): AsyncIterable<UsageRow[]>;
+  /** Distinct models with usage, ascending. */
+  listModels(): Promise<string[]>;
+  stats(nowMs: number): Promise<StoreStats>;
+}
