@@ -13,6 +13,8 @@
  * - Implementations must not throw for expected outcomes (taken label, unknown id); those are values.
  */
 
+import type { UsageAggregateQuery, UsageAggregateResult } from './usage-aggregate.js';
+
 export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
 export type UsageSource = 'ingest' | 'legacy' | 'import';
 
@@ -70,10 +72,16 @@ export interface NewUsage extends TokenCounts {
   meta: string | null;
   /** JSON text of the provider's raw usage object, when the client sent one. */
   rawUsage: string | null;
+  /** The client's end-user id, for attribution (absent = none). */
+  user?: string | null;
+  /** Small string map for attribution, e.g. {"team":"search"} (absent = none). */
+  tags?: Readonly<Record<string, string>> | null;
 }
 
 export interface UsageRow extends NewUsage {
   id: number;
+  user: string | null;
+  tags: Readonly<Record<string, string>> | null;
   /** Label of the attributed token, also after the token was deleted. */
   tokenLabel: string | null;
 }
@@ -87,6 +95,16 @@ export interface UsageFilter {
   endMs?: number;
   model?: string;
   ingestTokenId?: number;
+  provider?: string;
+  /** Rows of this end user. */
+  user?: string;
+  /** Rows that carry every one of these tags. */
+  tags?: readonly TagFilter[];
+}
+
+export interface TagFilter {
+  key: string;
+  value: string;
 }
 
 /** Position after the last row of a page, in the page order (ts DESC, id DESC). */
@@ -140,4 +158,6 @@ export interface Store {
   /** Distinct models with usage, ascending. */
   listModels(): Promise<string[]>;
   stats(nowMs: number): Promise<StoreStats>;
+  /** Usage totals per interval and group (analytics); see usage-aggregate.ts. */
+  aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult>;
 }

@@ -8,6 +8,8 @@ import type {
   UsagePage,
   UsageRow,
 } from '../store.js';
+import { analyticsFilterSql } from './aggregate-queries.js';
+import { tagsFromJson } from './usage-columns.js';
 
 /**
  * Read queries shared by the main-thread store and the read worker. All SQL text for reads lives
@@ -23,12 +25,13 @@ const USAGE_COLUMNS = `
   u.output_audio_tokens AS outputAudioTokens, u.service_tier AS serviceTier, u.batch,
   u.completion_window AS completionWindow, u.cost_nanousd AS costNanoUsd,
   u.pricing_status AS pricingStatus, u.pricing_source AS pricingSource, u.pricing_rates AS pricingRates,
-  u.client_cost_nanousd AS clientCostNanoUsd, u.meta, u.raw_usage AS rawUsage, t.label AS tokenLabel`;
+  u.client_cost_nanousd AS clientCostNanoUsd, u.meta, u.raw_usage AS rawUsage, t.label AS tokenLabel,
+  u.end_user AS user, u.tags`;
 
-type RawUsageRow = Omit<UsageRow, 'batch'> & { batch: number };
+type RawUsageRow = Omit<UsageRow, 'batch' | 'tags'> & { batch: number; tags: string | null };
 
 function toUsageRow(raw: RawUsageRow): UsageRow {
-  return { ...raw, batch: raw.batch === 1 };
+  return { ...raw, batch: raw.batch === 1, tags: tagsFromJson(raw.tags) };
 }
 
 interface FilterSql {
@@ -55,6 +58,7 @@ function filterSql(filter: UsageFilter, after?: UsageCursor): FilterSql {
     conditions.push('u.ingest_token_id = @ingestTokenId');
     params.ingestTokenId = filter.ingestTokenId;
   }
+  conditions.push(...analyticsFilterSql(filter, params));
   if (after) {
     conditions.push('(u.ts < @afterTs OR (u.ts = @afterTs AND u.id < @afterId))');
     params.afterTs = after.ts;

@@ -1,4 +1,5 @@
 import type { UsageCursor, UsageFilter } from '../store.js';
+import type { UsageAggregateQuery } from '../usage-aggregate.js';
 
 /** Messages between the main thread (read-client.ts) and the read worker (read-worker.ts). */
 export type ReadRequest =
@@ -7,6 +8,7 @@ export type ReadRequest =
   | { id: number; op: 'listModels' }
   | { id: number; op: 'listTokens' }
   | { id: number; op: 'stats'; nowMs: number }
+  | { id: number; op: 'aggregateUsage'; query: UsageAggregateQuery }
   | { id: number; op: 'exportOpen'; filter: UsageFilter; chunkRows: number }
   | { id: number; op: 'exportNext'; exportId: number }
   | { id: number; op: 'exportClose'; exportId: number };

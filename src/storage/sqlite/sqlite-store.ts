@@ -3,6 +3,7 @@ import type {
   CreateTokenResult,
   InsertOutcome,
   NewUsage,
+  PricingStatus,
   Store,
   StoreStats,
   TokenRecord,
@@ -12,10 +13,13 @@ import type {
   UsagePage,
   UsageRow,
 } from '../store.js';
+import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
+import { RollupDelta, RollupWriter } from './rollup-writer.js';
+import { tagsFromJson, tagsToJson } from './usage-columns.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -29,6 +33,20 @@ export interface SqliteStore extends Store {
   readonly db: Database.Database;
   /** Writes waiting for the next group commit. */
   readonly queuedWrites: number;
+  /**
+   * Stores new costs on existing rows (a reprice) and moves the rollups by the difference, in one
+   * transaction. Unknown ids are skipped. Resolves to the number of rows changed.
+   */
+  updateUsageCosts(changes: readonly UsageCostChange[]): Promise<number>;
+}
+
+export interface UsageCostChange {
+  id: number;
+  /** null = unpriced. */
+  costNanoUsd: number | null;
+  pricingStatus: PricingStatus;
+  pricingSource: string | null;
+  pricingRates: string | null;
 }
 
 const INSERT_USAGE = `
@@ -36,15 +54,27 @@ const INSERT_USAGE = `
     ts, received_at, source, ingest_token_id, event_id, provider, model,
     prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
-    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage
+    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
+    end_user, tags
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
     @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
-    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage
+    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
+    @user, @tags
   )
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
   RETURNING id`;
+
+interface CostRow {
+  ts: number;
+  ingestTokenId: number | null;
+  provider: string;
+  model: string;
+  user: string | null;
+  tags: string | null;
+  costNanoUsd: number | null;
+}
 
 /**
  * The SQLite backend: one writer connection on the main thread (writes are group-committed by
@@ -54,7 +84,8 @@ const INSERT_USAGE = `
 export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteStore {
   const db = openDatabase(dbPath);
   migrate(db);
-  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit);
+  const rollups = new RollupWriter(db);
+  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit, () => rollups.flush());
   const reads = new ReadClient(dbPath);
 
   const insertUsage = db.prepare(INSERT_USAGE);
@@ -78,6 +109,14 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     'UPDATE ingest_tokens SET deleted_at = ?, active = 0 WHERE id = ? AND deleted_at IS NULL',
   );
   const deleteUsage = db.prepare('DELETE FROM usage_log');
+  const findCostRow = db.prepare(`
+    SELECT ts, ingest_token_id AS ingestTokenId, provider, model, end_user AS user, tags,
+           cost_nanousd AS costNanoUsd
+    FROM usage_log WHERE id = ?`);
+  const setCost = db.prepare(`
+    UPDATE usage_log SET cost_nanousd = @costNanoUsd, pricing_status = @pricingStatus,
+      pricing_source = @pricingSource, pricing_rates = @pricingRates
+    WHERE id = @id`);
   const ping = db.prepare('SELECT 1 AS ok');
 
   let closed = false;
@@ -134,12 +173,17 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return writes.enqueue(() => {
         const outcomes: InsertOutcome[] = [];
         const seen = new Map<number, number>();
+        const delta = new RollupDelta();
         for (const record of records) {
-          const inserted = insertUsage.get({ ...record, batch: record.batch ? 1 : 0 }) as
-            | { id: number }
-            | undefined;
+          const inserted = insertUsage.get({
+            ...record,
+            batch: record.batch ? 1 : 0,
+            user: record.user ?? null,
+            tags: tagsToJson(record.tags),
+          }) as { id: number } | undefined;
           if (inserted) {
             outcomes.push({ status: 'created', id: inserted.id });
+            delta.addRow(record);
           } else {
             const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
             outcomes.push({ status: 'duplicate', id: existing.id });
@@ -149,12 +193,33 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
           }
         }
         for (const [id, seenAt] of seen) touchToken.run({ id, seenAt });
+        rollups.stage(delta);
         return outcomes;
       }, records.length);
     },
 
     resetUsage(): Promise<number> {
-      return writes.enqueue(() => deleteUsage.run().changes);
+      return writes.enqueue(() => {
+        const deleted = deleteUsage.run().changes;
+        rollups.clearAll();
+        return deleted;
+      });
+    },
+
+    updateUsageCosts(changes: readonly UsageCostChange[]): Promise<number> {
+      return writes.enqueue(() => {
+        const delta = new RollupDelta();
+        let changed = 0;
+        for (const change of changes) {
+          const row = findCostRow.get(change.id) as CostRow | undefined;
+          if (!row) continue;
+          setCost.run(change);
+          delta.addCostChange({ ...row, tags: tagsFromJson(row.tags) }, row.costNanoUsd, change.costNanoUsd);
+          changed += 1;
+        }
+        rollups.stage(delta);
+        return changed;
+      }, changes.length);
     },
 
     listUsage(filter: UsageFilter, page: { limit: number; after?: UsageCursor }): Promise<UsagePage> {
@@ -171,6 +236,10 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     stats(nowMs: number): Promise<StoreStats> {
       return reads.stats(nowMs);
+    },
+
+    aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult> {
+      return reads.aggregateUsage(query);
     },
   };
 }

@@ -25,6 +25,8 @@ export class WriteQueue {
     db: Database.Database,
     private readonly maxWeight = 500,
     private readonly onBatch?: (records: number, durationMs: number) => void,
+    /** Runs inside each group-commit transaction after its jobs (rollup maintenance). */
+    private readonly beforeCommit?: () => void,
   ) {
     this.runJob = db.transaction((job: Job) => job.work());
     this.runBatch = db.transaction((jobs: Job[]) => {
@@ -36,6 +38,7 @@ export class WriteQueue {
           (job as Job & { error?: unknown }).error = error ?? new Error('write failed');
         }
       }
+      this.beforeCommit?.();
     });
   }
 
