@@ -32,6 +32,6 @@ test('a record ingested through the API shows up in /data, /ingest/tokens, /metr
   expect(m.json().counters.ingest_success).toBe(1);
   const c = await ctx.admin('GET', '/data?format=csv');
   expect(c.body.split('\r\n')[1]).toBe(
-    '1,2026-11-28T12:00:00Z,gpt-4o-mini,1000,500,1500,0.00045,openai,1,prod,,ingest,0,0,0,0,0,,false,priced,',
+    '1,2026-11-28T12:00:00Z,gpt-4o-mini,1000,500,1500,0.00045,openai,1,prod,,ingest,0,0,0,0,0,,false,priced,,,',
   );
 });

@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { formatNanoUsd, nanoToUsd } from '../lib/money.js';
 import { formatIsoTime, MS_PER_DAY, parseIsoTime } from '../lib/time.js';
 import type { UsageFilter, UsageRow } from '../storage/store.js';
+import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
@@ -80,6 +81,10 @@ const UsageRowBody = Type.Object({
   batch: Type.Boolean(),
   pricingStatus: Type.String(),
   clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
+  user: Type.Union([Type.String(), Type.Null()], { description: 'End-user id sent with the record.' }),
+  tags: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+    description: 'Tags sent with the record.',
+  }),
 });
 
 function toApiRow(row: UsageRow) {
@@ -105,6 +110,8 @@ function toApiRow(row: UsageRow) {
     batch: row.batch,
     pricingStatus: row.pricingStatus,
     clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
+    user: row.user,
+    tags: row.tags,
   };
 }
 
@@ -131,6 +138,8 @@ const CSV_HEADER = [
   'batch',
   'pricingStatus',
   'clientCostUSD',
+  'user',
+  'tags',
 ];
 
 function toCsvLine(row: UsageRow): string {
@@ -156,7 +165,17 @@ function toCsvLine(row: UsageRow): string {
     row.batch ? 'true' : 'false',
     csvText(row.pricingStatus),
     row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd),
+    csvText(row.user),
+    csvText(row.tags === null ? null : JSON.stringify(row.tags)),
   ]);
+}
+
+async function* jsonLines(rows: AsyncIterable<UsageRow[]>): AsyncGenerator<string> {
+  for await (const chunk of rows) {
+    let text = '';
+    for (const row of chunk) text += `${JSON.stringify(toApiRow(row))}\n`;
+    yield text;
+  }
 }
 
 async function* csvLines(rows: AsyncIterable<UsageRow[]>): AsyncGenerator<string> {
@@ -188,6 +207,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           tags: ['usage'],
           querystring: Type.Object({
             ...UsageFilterQuery,
+            ...AttributionFilterQuery,
             limit: Type.Integer({
               minimum: 1,
               maximum: MAX_PAGE_ROWS,
@@ -197,9 +217,10 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             cursor: Type.Optional(
               Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' }),
             ),
-            format: Type.Union([Type.Literal('json'), Type.Literal('csv')], {
+            format: Type.Union([Type.Literal('json'), Type.Literal('csv'), Type.Literal('jsonl')], {
               default: 'json',
-              description: 'csv streams every matching row (no page limit).',
+              description:
+                'csv and jsonl (one JSON row per line) stream every matching row (no page limit), in constant memory.',
             }),
           }),
           response: responses({
@@ -213,7 +234,17 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const filter = parseUsageFilter(request.query);
+        const filter = withAttributionFilter(parseUsageFilter(request.query), request.query);
+        if (request.query.format === 'jsonl') {
+          const stream = Readable.from(jsonLines(deps.store.exportUsage(filter)), { objectMode: false });
+          return reply
+            .type('application/x-ndjson; charset=utf-8')
+            .header(
+              'content-disposition',
+              `attachment; filename="${exportFilename(deps.clock.now(), 'jsonl')}"`,
+            )
+            .send(stream);
+        }
         if (request.query.format === 'csv') {
           const stream = Readable.from(csvLines(deps.store.exportUsage(filter)), { objectMode: false });
           return reply

@@ -6,9 +6,7 @@ export function tagsToJson(tags: Readonly<Record<string, string>> | null | undef
   if (!tags) return null;
   const keys = Object.keys(tags).sort();
   if (keys.length === 0) return null;
-  const sorted: Record<string, string> = {};
-  for (const key of keys) sorted[key] = tags[key] as string;
-  return JSON.stringify(sorted);
+  return JSON.stringify(Object.fromEntries(keys.map((key) => [key, tags[key]])));
 }
 
 export function tagsFromJson(text: string | null): Record<string, string> | null {
