@@ -6,6 +6,7 @@ import type { HttpDeps } from './deps.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
 import { tokenRoutes } from './tokens.js';
+import { usageRoutes } from './usage.js';
 
 /**
  * The one route table. In URL order:
@@ -15,6 +16,7 @@ import { tokenRoutes } from './tokens.js';
  *   POST /ingest, /ingest/batch        ingest   ingest.ts
  *   GET|POST /ingest/tokens, PATCH /ingest/tokens/:id/active, DELETE /ingest/tokens/:id   admin   tokens.ts
  *   POST /log (deprecated), GET /metrics, GET /models, DELETE /reset                      admin   admin.ts
+ *   GET  /usage/summary, /usage/timeseries, /usage/top                                    admin   usage.ts
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
@@ -24,4 +26,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(ingestRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(adminRoutes(deps));
+  await app.register(usageRoutes(deps));
 }
