@@ -226,3 +226,27 @@ test('the analytics endpoints need the admin key', async () => {
   const response = await ctx.app.inject({ method: 'GET', url: '/usage/summary' });
   expect(response.statusCode).toBe(401);
 });
+
+test('the token list, /models and /metrics counts come from the rollups and follow a reset', async () => {
+  await record('2026-11-20T10:00:00Z');
+  await record('2026-10-20T10:00:00Z', { model: 'ft:unknown-model' });
+  await record('2026-11-21T10:00:00Z', { tracking_token: batch.token, model: 'gpt-4o' });
+  const tokens = (await get('/ingest/tokens')).tokens as {
+    label: string;
+    usage_count: number;
+    cost_usd: number;
+    unpriced_count: number;
+  }[];
+  expect(tokens.map((t) => [t.label, t.usage_count, t.cost_usd, t.unpriced_count])).toEqual([
+    ['batch', 1, 0.0075, 0],
+    ['web', 2, 0.00045, 1],
+  ]);
+  expect((await get('/models')).models).toEqual(['ft:unknown-model', 'gpt-4o', 'gpt-4o-mini']);
+  expect((await get('/metrics')).db.usage_rows).toBe(3);
+  await ctx.admin('DELETE', '/reset');
+  expect(
+    ((await get('/ingest/tokens')).tokens as { usage_count: number }[]).map((t) => t.usage_count),
+  ).toEqual([0, 0]);
+  expect((await get('/models')).models).toEqual([]);
+  expect((await get('/metrics')).db.usage_rows).toBe(0);
+});

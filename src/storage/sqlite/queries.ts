@@ -120,7 +120,10 @@ export class ReadQueries {
   }
 
   listModels(): string[] {
-    const rows = this.prepare('SELECT DISTINCT model FROM usage_log ORDER BY model').all() as {
+    // The monthly rollup has every model with usage, in a few thousand rows at most.
+    const rows = this.prepare(
+      `SELECT DISTINCT model FROM usage_rollup_month WHERE dim = '' ORDER BY model`,
+    ).all() as {
       model: string;
     }[];
     return rows.map((row) => row.model);
@@ -133,9 +136,9 @@ export class ReadQueries {
              COALESCE(a.unpricedCount, 0) AS unpricedCount
       FROM ingest_tokens t
       LEFT JOIN (
-        SELECT ingest_token_id, COUNT(*) AS usageCount, SUM(cost_nanousd) AS costNanoUsd,
-               SUM(cost_nanousd IS NULL) AS unpricedCount
-        FROM usage_log WHERE ingest_token_id IS NOT NULL GROUP BY ingest_token_id
+        SELECT ingest_token_id, SUM(requests) AS usageCount, SUM(cost_nanousd) AS costNanoUsd,
+               SUM(unpriced_requests) AS unpricedCount
+        FROM usage_rollup_month WHERE dim = '' AND ingest_token_id != 0 GROUP BY ingest_token_id
       ) a ON a.ingest_token_id = t.id
       WHERE t.deleted_at IS NULL
       ORDER BY t.created_at DESC, t.id DESC`).all() as (Omit<TokenSummary, 'active'> & { active: number })[];
@@ -143,9 +146,9 @@ export class ReadQueries {
   }
 
   stats(nowMs: number): StoreStats {
-    const usage = this.prepare(
-      'SELECT COUNT(*) AS usageRows, MAX(ts) AS lastUsageAt FROM usage_log',
-    ).get() as {
+    const usage = this.prepare(`
+      SELECT (SELECT COALESCE(SUM(requests), 0) FROM usage_rollup_month WHERE dim = '') AS usageRows,
+             (SELECT MAX(ts) FROM usage_log) AS lastUsageAt`).get() as {
       usageRows: number;
       lastUsageAt: number | null;
     };
