@@ -10,7 +10,7 @@ import {
   type UsageGroupBy,
   type UsageTotals,
 } from '../usage-aggregate.js';
-import { ALL_DIM, ROLLUP_TABLES, tagDim, USER_DIM } from './rollup-writer.js';
+import { ALL_DIM, ROLLUP_TABLES, rollupUnits, tagDim, USER_DIM } from './rollup-writer.js';
 
 /**
  * Answers UsageAggregateQuery on SQLite. Each interval is split (lib/interval-cover.ts) into whole
@@ -136,9 +136,10 @@ export class AggregateQueries {
       return this.result('raw', cells, query.groupBy);
     }
 
+    const dim = dims.dim;
     const byTier = new Map<CoverTier, Map<string, Segment>>();
     query.intervals.forEach((interval, index) => {
-      for (const piece of coverInterval(interval.startMs, interval.endMs)) {
+      for (const piece of coverInterval(interval.startMs, interval.endMs, rollupUnits(dim))) {
         let segments = byTier.get(piece.tier);
         if (!segments) {
           segments = new Map();

@@ -41,6 +41,18 @@ export function tagDim(key: string): string {
   return `tag:${key}`;
 }
 
+/** The tiers kept per dimension, coarsest first. */
+const ALL_UNITS: readonly UtcUnit[] = ['month', 'day', 'hour'];
+/**
+ * End users have no hourly rollup: there are about as many (user, hour) pairs as rows with a user,
+ * so an hourly user rollup would cost a write per row and save nothing over reading the rows.
+ */
+const USER_UNITS: readonly UtcUnit[] = ['month', 'day'];
+
+export function rollupUnits(dim: string): readonly UtcUnit[] {
+  return dim === USER_DIM ? USER_UNITS : ALL_UNITS;
+}
+
 interface Entry {
   unit: UtcUnit;
   dim: string;
@@ -90,13 +102,14 @@ export class RollupDelta {
     this.addToEveryDim(row, sums);
   }
 
-  /** Adds another delta into this one. */
-  merge(other: RollupDelta): void {
+  /** Adds another delta into this one, taking over its entries: do not use `other` afterwards. */
+  absorb(other: RollupDelta): void {
     for (const [key, entry] of other.entries) {
       const mine = this.entries.get(key);
-      if (!mine) this.entries.set(key, { ...entry, sums: [...entry.sums] });
+      if (!mine) this.entries.set(key, entry);
       else for (let i = 0; i < MEASURES; i += 1) mine.sums[i] = (mine.sums[i] ?? 0) + (entry.sums[i] ?? 0);
     }
+    other.entries.clear();
   }
 
   clear(): void {
@@ -105,14 +118,17 @@ export class RollupDelta {
 
   private addToEveryDim(row: RollupKey, sums: number[]): void {
     const tokenId = row.ingestTokenId ?? 0;
-    for (const unit of UNITS) {
+    // The key's tail is the same for every tier and dimension of the row.
+    const tail = `\u0000${tokenId}\u0000${row.provider}\u0000${row.model}`;
+    for (const unit of ALL_UNITS) {
       const bucketStart = floorUtc(unit, row.ts);
-      this.add(unit, ALL_DIM, bucketStart, '', tokenId, row, sums);
-      if (row.user) this.add(unit, USER_DIM, bucketStart, row.user, tokenId, row, sums);
+      this.add(unit, ALL_DIM, bucketStart, '', tokenId, tail, row, sums);
+      if (row.user && unit !== 'hour')
+        this.add(unit, USER_DIM, bucketStart, row.user, tokenId, tail, row, sums);
       if (row.tags) {
         for (const key in row.tags) {
           const value = row.tags[key];
-          if (value !== undefined) this.add(unit, tagDim(key), bucketStart, value, tokenId, row, sums);
+          if (value !== undefined) this.add(unit, tagDim(key), bucketStart, value, tokenId, tail, row, sums);
         }
       }
     }
@@ -124,10 +140,11 @@ export class RollupDelta {
     bucketStart: number,
     dimValue: string,
     tokenId: number,
+    tail: string,
     row: RollupKey,
     sums: number[],
   ): void {
-    const key = `${unit}\u0000${dim}\u0000${bucketStart}\u0000${dimValue}\u0000${tokenId}\u0000${row.provider}\u0000${row.model}`;
+    const key = `${unit}\u0000${dim}\u0000${bucketStart}\u0000${dimValue}${tail}`;
     const entry = this.entries.get(key);
     if (!entry) {
       this.entries.set(key, {
@@ -185,7 +202,7 @@ export class RollupWriter {
 
   /** Queues a job's delta for the next flush. Call only once the job's rows are written. */
   stage(delta: RollupDelta): void {
-    this.pending.merge(delta);
+    this.pending.absorb(delta);
   }
 
   /** Writes every staged change. Must run inside the transaction that wrote the rows. */
@@ -236,11 +253,14 @@ export class RollupWriter {
       const table = ROLLUP_TABLES[unit];
       const bucket = buckets[unit];
       const rest = 'COALESCE(ingest_token_id, 0), provider, model';
+      const users = rollupUnits(USER_DIM).includes(unit)
+        ? `INSERT INTO ${table} SELECT 'user', ${bucket} AS b, end_user, ${rest}, ${sums}
+          FROM usage_log WHERE end_user IS NOT NULL GROUP BY b, end_user, ${rest};`
+        : '';
       this.db.exec(`
         INSERT INTO ${table} SELECT '', ${bucket} AS b, '', ${rest}, ${sums}
           FROM usage_log GROUP BY b, ${rest};
-        INSERT INTO ${table} SELECT 'user', ${bucket} AS b, end_user, ${rest}, ${sums}
-          FROM usage_log WHERE end_user IS NOT NULL GROUP BY b, end_user, ${rest};
+        ${users}
         INSERT INTO ${table} SELECT 'tag:' || j.key, ${bucket} AS b, j.value, ${rest}, ${sums}
           FROM usage_log, json_each(usage_log.tags) j WHERE usage_log.tags IS NOT NULL
           GROUP BY j.key, b, j.value, ${rest};`);

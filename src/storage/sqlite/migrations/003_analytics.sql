@@ -11,7 +11,8 @@ ALTER TABLE usage_log ADD COLUMN tags TEXT;
 --   dim = ''          every row (dim_value = '')
 --   dim = 'user'      rows with end_user = dim_value
 --   dim = 'tag:<key>' rows whose tags have <key> = dim_value
--- so a row with a user and two tags is counted in four rows of each tier. ingest_token_id is 0 for
+-- so a row with a user and two tags is counted in four rows of each tier (three of the hourly
+-- tier: end users have no hourly rollup, see rollup-writer.ts). ingest_token_id is 0 for
 -- rows without a token (a primary key column cannot be NULL). cost_nanousd sums priced rows only;
 -- unpriced rows are counted in unpriced_requests instead.
 -- They are maintained in the same transaction as every write to usage_log (rollup-writer.ts), so
