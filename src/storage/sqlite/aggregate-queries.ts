@@ -10,7 +10,15 @@ import {
   type UsageGroupBy,
   type UsageTotals,
 } from '../usage-aggregate.js';
-import { ALL_DIM, ROLLUP_TABLES, rollupUnits, tagDim, USER_DIM } from './rollup-writer.js';
+import {
+  ALL_DIM,
+  detailCovers,
+  ROLLUP_TABLES,
+  type RollupDetail,
+  rollupLayout,
+  tagDim,
+  USER_DIM,
+} from './rollup-writer.js';
 
 /**
  * Answers UsageAggregateQuery on SQLite. Each interval is split (lib/interval-cover.ts) into whole
@@ -82,6 +90,14 @@ function chooseDims(filter: UsageFilter, groupBy: UsageGroupBy | null): Dims {
   return { dim, value: values ? [...values][0] : undefined };
 }
 
+/** What a rollup row must keep apart to answer the query. */
+function neededDetail(filter: UsageFilter, groupBy: UsageGroupBy | null): RollupDetail {
+  if (filter.model !== undefined || filter.provider !== undefined) return 'full';
+  if (groupBy?.kind === 'model' || groupBy?.kind === 'provider') return 'full';
+  if (filter.ingestTokenId !== undefined || groupBy?.kind === 'token') return 'token';
+  return 'none';
+}
+
 const ROLLUP_SUMS = `SUM(r.requests) AS requests, SUM(r.prompt_tokens) AS promptTokens,
   SUM(r.completion_tokens) AS completionTokens, SUM(r.total_tokens) AS totalTokens,
   SUM(r.cached_tokens) AS cachedTokens, SUM(r.cache_write_tokens) AS cacheWriteTokens,
@@ -136,10 +152,13 @@ export class AggregateQueries {
       return this.result('raw', cells, query.groupBy);
     }
 
-    const dim = dims.dim;
+    const needed = neededDetail(query.filter, query.groupBy);
+    const units = rollupLayout(dims.dim)
+      .filter(([, kept]) => detailCovers(kept, needed))
+      .map(([unit]) => unit);
     const byTier = new Map<CoverTier, Map<string, Segment>>();
     query.intervals.forEach((interval, index) => {
-      for (const piece of coverInterval(interval.startMs, interval.endMs, rollupUnits(dim))) {
+      for (const piece of coverInterval(interval.startMs, interval.endMs, units)) {
         let segments = byTier.get(piece.tier);
         if (!segments) {
           segments = new Map();

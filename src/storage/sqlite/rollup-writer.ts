@@ -41,16 +41,46 @@ export function tagDim(key: string): string {
   return `tag:${key}`;
 }
 
-/** The tiers kept per dimension, coarsest first. */
-const ALL_UNITS: readonly UtcUnit[] = ['month', 'day', 'hour'];
 /**
- * End users have no hourly rollup: there are about as many (user, hour) pairs as rows with a user,
- * so an hourly user rollup would cost a write per row and save nothing over reading the rows.
+ * How much a tier keeps apart for one dimension value: 'full' per (token, provider, model),
+ * 'token' per token (provider and model ''), 'none' one row per value (token 0, provider and
+ * model ''). A query can use a tier only if the tier keeps what it filters or groups on.
  */
-const USER_UNITS: readonly UtcUnit[] = ['month', 'day'];
+export type RollupDetail = 'full' | 'token' | 'none';
 
-export function rollupUnits(dim: string): readonly UtcUnit[] {
-  return dim === USER_DIM ? USER_UNITS : ALL_UNITS;
+const DETAIL_RANK: Record<RollupDetail, number> = { none: 0, token: 1, full: 2 };
+
+export function detailCovers(kept: RollupDetail, needed: RollupDetail): boolean {
+  return DETAIL_RANK[kept] >= DETAIL_RANK[needed];
+}
+
+type Layout = readonly (readonly [UtcUnit, RollupDetail])[];
+
+/**
+ * The tiers kept per dimension, coarsest first. The fine tiers of user and tag dimensions keep
+ * less detail because they would otherwise have about as many rows as usage_log (at 10M rows over
+ * 13 months: ~1,000 rows an hour spread over thousands of users and tag values) and cost a write
+ * per row for no read benefit. Hourly tag rows answer tag questions in any time zone; a tag
+ * question that also filters on model or token reads its sub-day edges from usage_log.
+ */
+const LAYOUT_ALL: Layout = [
+  ['month', 'full'],
+  ['day', 'full'],
+  ['hour', 'full'],
+];
+const LAYOUT_TAG: Layout = [
+  ['month', 'full'],
+  ['day', 'full'],
+  ['hour', 'none'],
+];
+const LAYOUT_USER: Layout = [
+  ['month', 'full'],
+  ['day', 'token'],
+];
+
+export function rollupLayout(dim: string): Layout {
+  if (dim === ALL_DIM) return LAYOUT_ALL;
+  return dim === USER_DIM ? LAYOUT_USER : LAYOUT_TAG;
 }
 
 interface Entry {
@@ -67,12 +97,33 @@ interface Entry {
 
 const MEASURES = 11;
 
+function addSums(target: number[], source: readonly number[]): void {
+  for (let i = 0; i < MEASURES; i += 1) target[i] = (target[i] ?? 0) + (source[i] ?? 0);
+}
+
 /** Changes to the rollups, summed per rollup key; cheap to build, applied by RollupWriter. */
 export class RollupDelta {
-  readonly entries = new Map<string, Entry>();
+  /**
+   * Per tier, per bucket start, per (dim, value, token, provider, model). This runs a dozen times
+   * per ingested row, so the inner key is a number: (dim, value) and (token, provider, model) are
+   * interned to small ids (per delta) and combined. Entry objects exist only for new keys.
+   */
+  private readonly tiers = new Map<UtcUnit, Map<number, Map<number, Entry>>>(
+    UNITS.map((unit) => [unit, new Map()]),
+  );
+  private readonly dimValueIds = new Map<string, Map<string, number>>();
+  private readonly tailIds = new Map<string, number>();
+  private nextDimValueId = 0;
+  private count = 0;
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
+  }
+
+  *entries(): Generator<Entry> {
+    for (const buckets of this.tiers.values()) {
+      for (const entries of buckets.values()) yield* entries.values();
+    }
   }
 
   /** A row was inserted (sign 1) or deleted (sign -1). */
@@ -104,62 +155,114 @@ export class RollupDelta {
 
   /** Adds another delta into this one, taking over its entries: do not use `other` afterwards. */
   absorb(other: RollupDelta): void {
-    for (const [key, entry] of other.entries) {
-      const mine = this.entries.get(key);
-      if (!mine) this.entries.set(key, entry);
-      else for (let i = 0; i < MEASURES; i += 1) mine.sums[i] = (mine.sums[i] ?? 0) + (entry.sums[i] ?? 0);
+    for (const [unit, buckets] of other.tiers) {
+      for (const [bucketStart, entries] of buckets) {
+        const mine = this.bucket(unit, bucketStart);
+        for (const entry of entries.values()) {
+          const key = this.keyOf(entry.dim, entry.dimValue, entry.tokenId, entry.provider, entry.model);
+          const existing = mine.get(key);
+          if (existing) addSums(existing.sums, entry.sums);
+          else {
+            mine.set(key, entry);
+            this.count += 1;
+          }
+        }
+      }
     }
-    other.entries.clear();
+    other.clear();
   }
 
   clear(): void {
-    this.entries.clear();
+    for (const buckets of this.tiers.values()) buckets.clear();
+    this.dimValueIds.clear();
+    this.tailIds.clear();
+    this.nextDimValueId = 0;
+    this.count = 0;
+  }
+
+  private dimValueId(dim: string, value: string): number {
+    let values = this.dimValueIds.get(dim);
+    if (!values) {
+      values = new Map();
+      this.dimValueIds.set(dim, values);
+    }
+    let id = values.get(value);
+    if (id === undefined) {
+      id = this.nextDimValueId++;
+      values.set(value, id);
+    }
+    return id;
+  }
+
+  private tailId(tail: string): number {
+    let id = this.tailIds.get(tail);
+    if (id === undefined) {
+      id = this.tailIds.size;
+      this.tailIds.set(tail, id);
+    }
+    return id;
+  }
+
+  /** Below 2^52 while a delta holds fewer than 2^26 values and 2^26 tails: always in practice. */
+  private keyOf(dim: string, value: string, tokenId: number, provider: string, model: string): number {
+    return (
+      this.dimValueId(dim, value) * 67_108_864 + this.tailId(`${tokenId}\u0000${provider}\u0000${model}`)
+    );
+  }
+
+  private bucket(unit: UtcUnit, bucketStart: number): Map<number, Entry> {
+    const buckets = this.tiers.get(unit) as Map<number, Map<number, Entry>>;
+    let entries = buckets.get(bucketStart);
+    if (!entries) {
+      entries = new Map();
+      buckets.set(bucketStart, entries);
+    }
+    return entries;
   }
 
   private addToEveryDim(row: RollupKey, sums: number[]): void {
     const tokenId = row.ingestTokenId ?? 0;
-    // The key's tail is the same for every tier and dimension of the row.
-    const tail = `\u0000${tokenId}\u0000${row.provider}\u0000${row.model}`;
-    for (const unit of ALL_UNITS) {
-      const bucketStart = floorUtc(unit, row.ts);
-      this.add(unit, ALL_DIM, bucketStart, '', tokenId, tail, row, sums);
-      if (row.user && unit !== 'hour')
-        this.add(unit, USER_DIM, bucketStart, row.user, tokenId, tail, row, sums);
-      if (row.tags) {
-        for (const key in row.tags) {
-          const value = row.tags[key];
-          if (value !== undefined) this.add(unit, tagDim(key), bucketStart, value, tokenId, tail, row, sums);
+    const buckets: Record<UtcUnit, number> = {
+      month: floorUtc('month', row.ts),
+      day: floorUtc('day', row.ts),
+      hour: floorUtc('hour', row.ts),
+    };
+    const tails: Record<RollupDetail, number> = {
+      full: this.tailId(`${tokenId}\u0000${row.provider}\u0000${row.model}`),
+      token: this.tailId(`${tokenId}\u0000\u0000`),
+      none: this.tailId('0\u0000\u0000'),
+    };
+    const add = (dim: string, dimValue: string, layout: Layout) => {
+      const dimValueKey = this.dimValueId(dim, dimValue) * 67_108_864;
+      for (const [unit, detail] of layout) {
+        const entries = this.bucket(unit, buckets[unit]);
+        const key = dimValueKey + tails[detail];
+        const existing = entries.get(key);
+        if (existing) {
+          addSums(existing.sums, sums);
+          continue;
         }
+        entries.set(key, {
+          unit,
+          dim,
+          bucketStart: buckets[unit],
+          dimValue,
+          tokenId: detail === 'none' ? 0 : tokenId,
+          provider: detail === 'full' ? row.provider : '',
+          model: detail === 'full' ? row.model : '',
+          sums: sums.slice(),
+        });
+        this.count += 1;
+      }
+    };
+    add(ALL_DIM, '', LAYOUT_ALL);
+    if (row.user) add(USER_DIM, row.user, LAYOUT_USER);
+    if (row.tags) {
+      for (const key in row.tags) {
+        const value = row.tags[key];
+        if (value !== undefined) add(tagDim(key), value, LAYOUT_TAG);
       }
     }
-  }
-
-  private add(
-    unit: UtcUnit,
-    dim: string,
-    bucketStart: number,
-    dimValue: string,
-    tokenId: number,
-    tail: string,
-    row: RollupKey,
-    sums: number[],
-  ): void {
-    const key = `${unit}\u0000${dim}\u0000${bucketStart}\u0000${dimValue}${tail}`;
-    const entry = this.entries.get(key);
-    if (!entry) {
-      this.entries.set(key, {
-        unit,
-        dim,
-        bucketStart,
-        dimValue,
-        tokenId,
-        provider: row.provider,
-        model: row.model,
-        sums: [...sums],
-      });
-      return;
-    }
-    for (let i = 0; i < MEASURES; i += 1) entry.sums[i] = (entry.sums[i] ?? 0) + (sums[i] ?? 0);
   }
 }
 
@@ -208,7 +311,7 @@ export class RollupWriter {
   /** Writes every staged change. Must run inside the transaction that wrote the rows. */
   flush(): void {
     if (this.pending.size === 0) return;
-    const entries = [...this.pending.entries.values()];
+    const entries = [...this.pending.entries()];
     // Cleared first: if an upsert throws, the transaction rolls back and so must the staging.
     this.pending.clear();
     for (const entry of entries) {
@@ -249,21 +352,31 @@ export class RollupWriter {
       day: 'ts - ((ts % 86400000) + 86400000) % 86400000',
       month: `CAST(strftime('%s', ts / 1000.0, 'unixepoch', 'start of month') AS INTEGER) * 1000`,
     };
-    for (const unit of UNITS) {
-      const table = ROLLUP_TABLES[unit];
-      const bucket = buckets[unit];
-      const rest = 'COALESCE(ingest_token_id, 0), provider, model';
-      const users = rollupUnits(USER_DIM).includes(unit)
-        ? `INSERT INTO ${table} SELECT 'user', ${bucket} AS b, end_user, ${rest}, ${sums}
-          FROM usage_log WHERE end_user IS NOT NULL GROUP BY b, end_user, ${rest};`
-        : '';
-      this.db.exec(`
-        INSERT INTO ${table} SELECT '', ${bucket} AS b, '', ${rest}, ${sums}
-          FROM usage_log GROUP BY b, ${rest};
-        ${users}
-        INSERT INTO ${table} SELECT 'tag:' || j.key, ${bucket} AS b, j.value, ${rest}, ${sums}
-          FROM usage_log, json_each(usage_log.tags) j WHERE usage_log.tags IS NOT NULL
-          GROUP BY j.key, b, j.value, ${rest};`);
+    const details: Record<RollupDetail, { select: string; group: string }> = {
+      full: {
+        select: 'COALESCE(ingest_token_id, 0), provider, model',
+        group: ', COALESCE(ingest_token_id, 0), provider, model',
+      },
+      token: { select: "COALESCE(ingest_token_id, 0), '', ''", group: ', COALESCE(ingest_token_id, 0)' },
+      none: { select: "0, '', ''", group: '' },
+    };
+    const families: { layout: Layout; dim: string; value: string; from: string }[] = [
+      { layout: LAYOUT_ALL, dim: "''", value: "''", from: 'usage_log' },
+      { layout: LAYOUT_USER, dim: "'user'", value: 'end_user', from: 'usage_log WHERE end_user IS NOT NULL' },
+      {
+        layout: LAYOUT_TAG,
+        dim: "'tag:' || j.key",
+        value: 'j.value',
+        from: 'usage_log, json_each(usage_log.tags) j WHERE usage_log.tags IS NOT NULL',
+      },
+    ];
+    for (const family of families) {
+      for (const [unit, detail] of family.layout) {
+        this.db.exec(`
+          INSERT INTO ${ROLLUP_TABLES[unit]}
+          SELECT ${family.dim} AS d, ${buckets[unit]} AS b, ${family.value} AS v, ${details[detail].select}, ${sums}
+          FROM ${family.from} GROUP BY d, b, v${details[detail].group}`);
+      }
     }
   }
 }

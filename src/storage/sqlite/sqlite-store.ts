@@ -14,6 +14,7 @@ import type {
   UsageRow,
 } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
+import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
@@ -38,6 +39,12 @@ export interface SqliteStore extends Store {
    * transaction. Unknown ids are skipped. Resolves to the number of rows changed.
    */
   updateUsageCosts(changes: readonly UsageCostChange[]): Promise<number>;
+  /**
+   * Writes rows known to be new (an import, benchmark data) in one group commit, faster than
+   * insertUsage; rollups are kept exact. Rejects, writing nothing, if any (token, event_id) is
+   * already stored. Resolves to the number of rows written.
+   */
+  loadUsage(records: readonly NewUsage[]): Promise<number>;
 }
 
 export interface UsageCostChange {
@@ -108,6 +115,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const softDelete = db.prepare(
     'UPDATE ingest_tokens SET deleted_at = ?, active = 0 WHERE id = ? AND deleted_at IS NULL',
   );
+  const bulkLoad = createBulkLoader(db);
   const deleteUsage = db.prepare('DELETE FROM usage_log');
   const findCostRow = db.prepare(`
     SELECT ts, ingest_token_id AS ingestTokenId, provider, model, end_user AS user, tags,
@@ -220,6 +228,15 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         rollups.stage(delta);
         return changed;
       }, changes.length);
+    },
+
+    loadUsage(records: readonly NewUsage[]): Promise<number> {
+      return writes.enqueue(() => {
+        const delta = new RollupDelta();
+        bulkLoad(records, delta);
+        rollups.stage(delta);
+        return records.length;
+      }, records.length);
     },
 
     listUsage(filter: UsageFilter, page: { limit: number; after?: UsageCursor }): Promise<UsagePage> {
