@@ -41,6 +41,7 @@ export class ReadClient {
       const waiter = this.pending.get(response.id);
       if (!waiter) return;
       this.pending.delete(response.id);
+      if (this.pending.size === 0) worker.unref();
       if (response.ok) waiter.resolve(response.result);
       else waiter.reject(new Error(`read worker: ${response.error}`));
     });
@@ -61,6 +62,9 @@ export class ReadClient {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      // An idle worker must not keep the process alive, but one with a request in flight must:
+      // otherwise a script that only awaits reads exits before the answer arrives.
+      if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...request, id });
     });
@@ -118,6 +122,7 @@ export class ReadClient {
     this.worker = undefined;
     if (!worker) return;
     await new Promise<void>((resolve) => {
+      worker.ref();
       worker.once('exit', () => resolve());
       worker.postMessage({ op: 'close' });
       setTimeout(() => void worker.terminate().then(() => resolve()), 2000).unref();
