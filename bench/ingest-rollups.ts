@@ -53,7 +53,7 @@ function git(args: string[]): string {
 /** A copy of the baseline tree under /tmp that shares this tree's node_modules. */
 function baselineTree(ref: string): string {
   const sha = git(['rev-parse', ref]);
-  const dir = path.join(tmpdir(), 'cg-analytics', `baseline-${sha.slice(0, 12)}`);
+  const dir = path.join(tmpdir(), `cg-analytics-bench-baseline-${sha.slice(0, 12)}`);
   if (!existsSync(path.join(dir, 'src', 'main.ts'))) {
     mkdirSync(dir, { recursive: true });
     execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C ${dir}`], { cwd: ROOT });

@@ -5,11 +5,13 @@ import { afterEach, beforeEach, expect, test } from 'vitest';
 import { type CalendarUnit, Zone } from '../src/lib/zoned-time.js';
 import { createSqliteStore, type SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import type { NewUsage, PricingStatus, UsageFilter } from '../src/storage/store.js';
-import type {
-  TimeInterval,
-  UsageAggregateQuery,
-  UsageGroupBy,
-  UsageTotals,
+import {
+  listCells,
+  type TimeInterval,
+  type UsageAggregateQuery,
+  type UsageAggregateResult,
+  type UsageGroupBy,
+  type UsageTotals,
 } from '../src/storage/usage-aggregate.js';
 
 /**
@@ -161,16 +163,14 @@ function add(map: Map<string, UsageTotals>, key: string, totals: UsageTotals): v
 }
 
 /**
- * What each tier keeps apart per dimension (rollup-writer.ts explains why): full = per token,
- * provider and model; token = per token; none = one row per value; absent = no such tier.
+ * The details each tier keeps per dimension (rollup-writer.ts explains why): full = per token,
+ * provider and model; token = per token; model = per provider and model; none = one row per value.
  */
-const LAYOUT: Record<
-  'all' | 'user' | 'tag',
-  Partial<Record<'hour' | 'day' | 'month', 'full' | 'token' | 'none'>>
-> = {
-  all: { month: 'full', day: 'full', hour: 'full' },
-  user: { month: 'full', day: 'token' },
-  tag: { month: 'full', day: 'full', hour: 'none' },
+type Detail = 'full' | 'token' | 'model' | 'none';
+const LAYOUT: Record<'all' | 'user' | 'tag', Partial<Record<'hour' | 'day' | 'month', Detail[]>>> = {
+  all: { month: ['full'], day: ['full', 'token', 'model', 'none'], hour: ['full', 'token', 'model', 'none'] },
+  user: { month: ['full'], day: ['token'] },
+  tag: { month: ['full'], day: ['full', 'none'], hour: ['none'] },
 };
 
 /** The rollup tables recomputed from usage_log, written independently of rollup-writer.ts. */
@@ -189,11 +189,12 @@ function expectedRollups(): Map<string, UsageTotals> {
     for (const [unit, bucket] of Object.entries(buckets)) {
       for (const [dim, value] of dims) {
         const family = dim === '' ? 'all' : dim === 'user' ? 'user' : 'tag';
-        const detail = LAYOUT[family][unit as keyof typeof buckets];
-        if (detail === undefined) continue;
-        const token = detail === 'none' ? 0 : (row.ingestTokenId ?? 0);
-        const [provider, model] = detail === 'full' ? [row.provider, row.model] : ['', ''];
-        add(expected, [unit, dim, bucket, value, token, provider, model].join('|'), rowTotals(row));
+        for (const detail of LAYOUT[family][unit as keyof typeof buckets] ?? []) {
+          const token = detail === 'full' || detail === 'token' ? (row.ingestTokenId ?? 0) : 0;
+          const [provider, model] =
+            detail === 'full' || detail === 'model' ? [row.provider, row.model] : ['', ''];
+          add(expected, [unit, dim, detail, bucket, value, token, provider, model].join('|'), rowTotals(row));
+        }
       }
     }
   }
@@ -211,6 +212,7 @@ function storedRollups(): Map<string, UsageTotals> {
       const key = [
         unit,
         row.dim,
+        row.detail,
         row.bucket_start,
         row.dim_value,
         row.ingest_token_id,
@@ -407,11 +409,11 @@ async function checkQueries(rounds: number): Promise<void> {
     const raw = await store.aggregateUsage({ ...query, source: 'raw' });
     expect(raw.source).toBe('raw');
     if (auto.source === 'rollups') fromRollups += 1;
-    const asMap = (cells: typeof auto.cells) =>
-      Object.fromEntries(cells.map((cell) => [`${cell.interval}|${cell.group}`, cell.totals]));
+    const asMap = (result: UsageAggregateResult) =>
+      Object.fromEntries(listCells(result).map((cell) => [`${cell.interval}|${cell.group}`, cell.totals]));
     const expected = Object.fromEntries(recompute(query, rows));
-    expect(asMap(raw.cells), JSON.stringify(query)).toEqual(expected);
-    expect(asMap(auto.cells), JSON.stringify(query)).toEqual(expected);
+    expect(asMap(raw), JSON.stringify(query)).toEqual(expected);
+    expect(asMap(auto), JSON.stringify(query)).toEqual(expected);
   }
   expect(fromRollups).toBeGreaterThan(rounds / 2);
 }

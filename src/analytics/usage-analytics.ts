@@ -4,6 +4,7 @@ import type { Store, UsageFilter } from '../storage/store.js';
 import {
   addTotals,
   emptyTotals,
+  listCells,
   type TimeInterval,
   type UsageAggregateResult,
   type UsageGroupBy,
@@ -16,6 +17,16 @@ import {
  */
 
 export const DEFAULT_RANGE_MS = 30 * 86_400_000;
+/** What the time series and top lists show (fewer sums are cheaper to compute). */
+const SERIES_MEASURES: (keyof UsageTotals)[] = [
+  'requests',
+  'costNanoUsd',
+  'promptTokens',
+  'completionTokens',
+  'totalTokens',
+  'unpricedRequests',
+];
+const TOP_MEASURES: (keyof UsageTotals)[] = ['requests', 'costNanoUsd', 'totalTokens', 'unpricedRequests'];
 /** A time series has at most this many buckets (hourly covers about seven months). */
 export const MAX_BUCKETS = 5000;
 
@@ -131,7 +142,7 @@ export function createUsageAnalytics(deps: { store: Store; clock?: Clock }): Usa
       });
       const current = emptyTotals();
       const previous = emptyTotals();
-      for (const cell of result.cells) addTotals(cell.interval === 0 ? current : previous, cell.totals);
+      for (const cell of listCells(result)) addTotals(cell.interval === 0 ? current : previous, cell.totals);
       return { range, previousRange, current, previous, source: result.source };
     },
 
@@ -146,19 +157,21 @@ export function createUsageAnalytics(deps: { store: Store; clock?: Clock }): Usa
         filter,
         intervals,
         groupBy,
+        measures: SERIES_MEASURES,
         ...(source ? { source } : {}),
       });
+      const cells = listCells(result);
       const zeros = () => bucketStarts.map(() => emptyTotals());
       if (!groupBy) {
         const points = zeros();
-        for (const cell of result.cells) addTotals(points[cell.interval] ?? emptyTotals(), cell.totals);
+        for (const cell of cells) addTotals(points[cell.interval] ?? emptyTotals(), cell.totals);
         return {
           ok: true,
           value: { bucketStarts, series: [{ key: 'total', label: 'Total', points }], source: result.source },
         };
       }
       const groups = new Map<string | null, { key: string; totals: UsageTotals; points: UsageTotals[] }>();
-      for (const cell of result.cells) {
+      for (const cell of cells) {
         let group = groups.get(cell.group);
         if (!group) {
           group = { key: cell.group ?? '', totals: emptyTotals(), points: zeros() };
@@ -189,9 +202,10 @@ export function createUsageAnalytics(deps: { store: Store; clock?: Clock }): Usa
         filter,
         intervals: [range],
         groupBy: by,
+        measures: TOP_MEASURES,
         ...(source ? { source } : {}),
       });
-      const items = result.cells
+      const items = listCells(result)
         .map((cell) => ({
           key: cell.group ?? '',
           label: groupLabel(by, cell.group, result.labels),

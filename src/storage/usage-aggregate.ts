@@ -42,6 +42,8 @@ export interface UsageAggregateQuery {
   groupBy: UsageGroupBy | null;
   /** 'raw' skips the rollups (for benchmarks and checks); default 'auto'. */
   source?: 'auto' | 'raw';
+  /** The totals wanted (default all); the others are answered as 0, which is cheaper. */
+  measures?: readonly (keyof UsageTotals)[];
 }
 
 export interface UsageAggregateCell {
@@ -55,11 +57,20 @@ export interface UsageAggregateCell {
   totals: UsageTotals;
 }
 
+/**
+ * Cells in columns (typed arrays cross the read worker's message channel as one copy each, where
+ * thousands of cell objects would be cloned one by one). Use listCells() for objects.
+ */
 export interface UsageAggregateResult {
   /** 'rollups' when pre-aggregated tables answered (possibly with a few raw edge minutes). */
   source: 'rollups' | 'raw';
-  /** Only cells with at least one request. */
-  cells: UsageAggregateCell[];
+  /** The group values that occur; cells refer to them by index. */
+  groups: (string | null)[];
+  /** Per cell (only cells with at least one request): its interval index and group index. */
+  cellIntervals: Int32Array;
+  cellGroups: Int32Array;
+  /** TOTALS_FIELDS.length numbers per cell, in TOTALS_FIELDS order. */
+  cellTotals: Float64Array;
   /** Token labels by token id (as text), for token groups; deleted tokens keep their label. */
   labels: Record<string, string>;
 }
@@ -85,4 +96,23 @@ export const TOTALS_FIELDS = Object.keys(emptyTotals()) as (keyof UsageTotals)[]
 /** target += sign * source, field by field. */
 export function addTotals(target: UsageTotals, source: UsageTotals, sign = 1): void {
   for (const field of TOTALS_FIELDS) target[field] += sign * source[field];
+}
+
+/** The totals of cell `index` of a result. */
+export function cellTotalsAt(result: UsageAggregateResult, index: number): UsageTotals {
+  const totals = emptyTotals();
+  const offset = index * TOTALS_FIELDS.length;
+  TOTALS_FIELDS.forEach((field, i) => {
+    totals[field] = result.cellTotals[offset + i] ?? 0;
+  });
+  return totals;
+}
+
+/** The cells of a result as objects, in result order. */
+export function listCells(result: UsageAggregateResult): UsageAggregateCell[] {
+  return Array.from(result.cellIntervals, (interval, index) => ({
+    interval,
+    group: result.groups[result.cellGroups[index] ?? 0] ?? null,
+    totals: cellTotalsAt(result, index),
+  }));
 }

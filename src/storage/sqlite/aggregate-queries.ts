@@ -1,10 +1,9 @@
 import type Database from 'better-sqlite3';
 import { type CoverTier, coverInterval } from '../../lib/interval-cover.js';
+import type { UtcUnit } from '../../lib/utc-units.js';
 import type { UsageFilter } from '../store.js';
 import {
-  addTotals,
-  emptyTotals,
-  type UsageAggregateCell,
+  TOTALS_FIELDS,
   type UsageAggregateQuery,
   type UsageAggregateResult,
   type UsageGroupBy,
@@ -12,10 +11,10 @@ import {
 } from '../usage-aggregate.js';
 import {
   ALL_DIM,
-  detailCovers,
+  type DetailNeed,
   ROLLUP_TABLES,
   type RollupDetail,
-  rollupLayout,
+  rollupTiers,
   tagDim,
   USER_DIM,
 } from './rollup-writer.js';
@@ -25,20 +24,15 @@ import {
  * UTC months, days and hours, answered from the rollup tables, and leftover minutes at odd edges
  * (half-hour time zones, ranges that start at "now"), answered from usage_log. One query per tier
  * covers every interval: the pieces travel as a JSON array joined against the table, so SQLite
- * seeks each piece's range on the primary key.
+ * seeks each piece's range on the primary key. Each tier is read at the narrowest detail that
+ * keeps what the query filters and groups on.
  *
  * The rollups hold one dimension at a time (all rows, one user, or one tag key), so a query that
  * filters or groups on two of them (a user and a tag, two tags) is answered from usage_log alone.
  */
 
 type Params = Record<string, string | number>;
-
-interface Dims {
-  /** The rollup dimension to read; undefined when the rollups cannot answer. */
-  dim: string | undefined;
-  /** Filter on that dimension's value. */
-  value: string | undefined;
-}
+type Measure = keyof UsageTotals;
 
 /** Raw-row conditions for the analytics filters (provider, user, tags); also used by /data. */
 export function analyticsFilterSql(filter: UsageFilter, params: Params): string[] {
@@ -70,6 +64,13 @@ function dimOf(groupBy: UsageGroupBy | null): string | undefined {
   return undefined;
 }
 
+interface Dims {
+  /** The rollup dimension to read; undefined when the rollups cannot answer. */
+  dim: string | undefined;
+  /** Filter on that dimension's value. */
+  value: string | undefined;
+}
+
 /** Which single rollup dimension can answer the query, if any. */
 function chooseDims(filter: UsageFilter, groupBy: UsageGroupBy | null): Dims {
   const filters = new Map<string, Set<string>>();
@@ -91,37 +92,108 @@ function chooseDims(filter: UsageFilter, groupBy: UsageGroupBy | null): Dims {
 }
 
 /** What a rollup row must keep apart to answer the query. */
-function neededDetail(filter: UsageFilter, groupBy: UsageGroupBy | null): RollupDetail {
-  if (filter.model !== undefined || filter.provider !== undefined) return 'full';
-  if (groupBy?.kind === 'model' || groupBy?.kind === 'provider') return 'full';
-  if (filter.ingestTokenId !== undefined || groupBy?.kind === 'token') return 'token';
-  return 'none';
+function detailNeed(filter: UsageFilter, groupBy: UsageGroupBy | null): DetailNeed {
+  return {
+    token: filter.ingestTokenId !== undefined || groupBy?.kind === 'token',
+    model:
+      filter.model !== undefined ||
+      filter.provider !== undefined ||
+      groupBy?.kind === 'model' ||
+      groupBy?.kind === 'provider',
+  };
 }
 
-const ROLLUP_SUMS = `SUM(r.requests) AS requests, SUM(r.prompt_tokens) AS promptTokens,
-  SUM(r.completion_tokens) AS completionTokens, SUM(r.total_tokens) AS totalTokens,
-  SUM(r.cached_tokens) AS cachedTokens, SUM(r.cache_write_tokens) AS cacheWriteTokens,
-  SUM(r.reasoning_tokens) AS reasoningTokens, SUM(r.input_audio_tokens) AS inputAudioTokens,
-  SUM(r.output_audio_tokens) AS outputAudioTokens, SUM(r.cost_nanousd) AS costNanoUsd,
-  SUM(r.unpriced_requests) AS unpricedRequests`;
+const ROLLUP_COLUMNS: Record<Measure, string> = {
+  requests: 'r.requests',
+  promptTokens: 'r.prompt_tokens',
+  completionTokens: 'r.completion_tokens',
+  totalTokens: 'r.total_tokens',
+  cachedTokens: 'r.cached_tokens',
+  cacheWriteTokens: 'r.cache_write_tokens',
+  reasoningTokens: 'r.reasoning_tokens',
+  inputAudioTokens: 'r.input_audio_tokens',
+  outputAudioTokens: 'r.output_audio_tokens',
+  costNanoUsd: 'r.cost_nanousd',
+  unpricedRequests: 'r.unpriced_requests',
+};
 
-const RAW_SUMS = `COUNT(*) AS requests, SUM(u.prompt_tokens) AS promptTokens,
-  SUM(u.completion_tokens) AS completionTokens, SUM(u.total_tokens) AS totalTokens,
-  SUM(u.cached_tokens) AS cachedTokens, SUM(u.cache_write_tokens) AS cacheWriteTokens,
-  SUM(u.reasoning_tokens) AS reasoningTokens, SUM(u.input_audio_tokens) AS inputAudioTokens,
-  SUM(u.output_audio_tokens) AS outputAudioTokens, COALESCE(SUM(u.cost_nanousd), 0) AS costNanoUsd,
-  SUM(u.cost_nanousd IS NULL) AS unpricedRequests`;
+const RAW_SUMS: Record<Measure, string> = {
+  requests: 'COUNT(*)',
+  promptTokens: 'SUM(u.prompt_tokens)',
+  completionTokens: 'SUM(u.completion_tokens)',
+  totalTokens: 'SUM(u.total_tokens)',
+  cachedTokens: 'SUM(u.cached_tokens)',
+  cacheWriteTokens: 'SUM(u.cache_write_tokens)',
+  reasoningTokens: 'SUM(u.reasoning_tokens)',
+  inputAudioTokens: 'SUM(u.input_audio_tokens)',
+  outputAudioTokens: 'SUM(u.output_audio_tokens)',
+  costNanoUsd: 'COALESCE(SUM(u.cost_nanousd), 0)',
+  unpricedRequests: 'SUM(u.cost_nanousd IS NULL)',
+};
 
 const SEGMENTS = `WITH seg(i, s, e) AS (
   SELECT CAST(key AS INTEGER), json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@segments))`;
-
-type SumRow = UsageTotals & { seg: number; grp: string | number | null };
 
 /** One piece of one interval's cover, shared by every interval that needs it. */
 interface Segment {
   startMs: number;
   endMs: number;
   uses: { interval: number; sign: number }[];
+}
+
+/** A row of a tier query: segment index, group value, then the requested measures. */
+type SumRow = [number, string | number | null, ...(number | null)[]];
+
+/** Sums per (interval, group), in flat arrays. */
+class Cells {
+  readonly groups: (string | null)[] = [];
+  private readonly groupIndex = new Map<string | null, number>();
+  private readonly index = new Map<number, number>();
+  readonly intervals: number[] = [];
+  readonly groupOf: number[] = [];
+  readonly totals: number[] = [];
+
+  constructor(private readonly measures: readonly number[]) {}
+
+  groupId(group: string | null): number {
+    let id = this.groupIndex.get(group);
+    if (id === undefined) {
+      id = this.groups.length;
+      this.groups.push(group);
+      this.groupIndex.set(group, id);
+    }
+    return id;
+  }
+
+  /** The cell's offset in `totals`, created at zero when new. */
+  offset(interval: number, groupId: number): number {
+    const key = interval * 2_097_152 + groupId;
+    let cell = this.index.get(key);
+    if (cell === undefined) {
+      cell = this.intervals.length;
+      this.index.set(key, cell);
+      this.intervals.push(interval);
+      this.groupOf.push(groupId);
+      for (let i = 0; i < TOTALS_FIELDS.length; i += 1) this.totals.push(0);
+    }
+    return cell * TOTALS_FIELDS.length;
+  }
+
+  addRows(segments: Segment[], rows: SumRow[]): void {
+    for (const row of rows) {
+      const segment = segments[row[0]];
+      if (!segment) continue;
+      const group = row[1] === null ? null : String(row[1]);
+      const groupId = this.groupId(group);
+      for (const use of segment.uses) {
+        const offset = this.offset(use.interval, groupId);
+        for (let m = 0; m < this.measures.length; m += 1) {
+          const field = offset + (this.measures[m] ?? 0);
+          this.totals[field] = (this.totals[field] ?? 0) + use.sign * ((row[m + 2] as number | null) ?? 0);
+        }
+      }
+    }
+  }
 }
 
 export class AggregateQueries {
@@ -132,30 +204,33 @@ export class AggregateQueries {
   private prepare(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
-      statement = this.db.prepare(sql);
+      statement = this.db.prepare(sql).raw(true);
       this.statements.set(sql, statement);
     }
     return statement;
   }
 
   aggregate(query: UsageAggregateQuery): UsageAggregateResult {
+    const measures = query.measures ?? TOTALS_FIELDS;
+    const positions = measures.map((measure) => TOTALS_FIELDS.indexOf(measure));
+    // requests decides which cells exist: always read it.
+    if (!measures.includes('requests'))
+      return this.aggregate({ ...query, measures: ['requests', ...measures] });
     const dims =
       query.source === 'raw' ? { dim: undefined, value: undefined } : chooseDims(query.filter, query.groupBy);
-    const cells = new Map<string, UsageAggregateCell>();
+    const cells = new Cells(positions);
     if (dims.dim === undefined) {
       const segments = new Map<string, Segment>();
       query.intervals.forEach((interval, index) => {
         addSegment(segments, interval.startMs, interval.endMs, index, 1);
       });
       const list = [...segments.values()];
-      this.addRows(cells, list, this.rawRows(query, list, false));
+      cells.addRows(list, this.rawRows(query, measures, list, false));
       return this.result('raw', cells, query.groupBy);
     }
 
-    const needed = neededDetail(query.filter, query.groupBy);
-    const units = rollupLayout(dims.dim)
-      .filter(([, kept]) => detailCovers(kept, needed))
-      .map(([unit]) => unit);
+    const tiers = rollupTiers(dims.dim, detailNeed(query.filter, query.groupBy));
+    const units = tiers.map((tier) => tier.unit);
     const byTier = new Map<CoverTier, Map<string, Segment>>();
     query.intervals.forEach((interval, index) => {
       for (const piece of coverInterval(interval.startMs, interval.endMs, units)) {
@@ -168,41 +243,46 @@ export class AggregateQueries {
       }
     });
     const dimGrouped = query.groupBy?.kind === 'user' || query.groupBy?.kind === 'tag';
-    for (const [tier, segmentMap] of byTier) {
-      const segments = [...segmentMap.values()];
-      const rows =
-        tier === 'raw'
-          ? this.rawRows(query, segments, dimGrouped)
-          : this.rollupRows(tier, dims.dim, dims.value, query, segments);
-      this.addRows(cells, segments, rows);
-    }
-    // Rows without the grouped user or tag are not in that dimension's rollup rows: they are the
-    // total minus every group.
-    if (dimGrouped && dims.value === undefined) {
-      const totals = new Map<string, UsageAggregateCell>();
-      const ungrouped = { ...query, groupBy: null };
+    const read = (
+      target: Cells,
+      dim: string,
+      dimValue: string | undefined,
+      q: UsageAggregateQuery,
+      grouped: boolean,
+    ) => {
+      // Every dimension's tiers are among the all-rows dimension's, so `units` suit both.
+      const details = new Map(
+        rollupTiers(dim, detailNeed(q.filter, q.groupBy)).map((t) => [t.unit, t.detail]),
+      );
       for (const [tier, segmentMap] of byTier) {
         const segments = [...segmentMap.values()];
         const rows =
           tier === 'raw'
-            ? this.rawRows(ungrouped, segments, false)
-            : this.rollupRows(tier, ALL_DIM, undefined, ungrouped, segments);
-        this.addRows(totals, segments, rows);
+            ? this.rawRows(q, measures, segments, grouped)
+            : this.rollupRows(tier, details.get(tier) ?? 'full', dim, dimValue, q, measures, segments);
+        target.addRows(segments, rows);
       }
-      const grouped = new Map<number, UsageTotals>();
-      for (const cell of cells.values()) {
-        let sum = grouped.get(cell.interval);
-        if (!sum) {
-          sum = emptyTotals();
-          grouped.set(cell.interval, sum);
+    };
+    read(cells, dims.dim, dims.value, query, dimGrouped);
+    // Rows without the grouped user or tag are not in that dimension's rollup rows: they are the
+    // total minus every group.
+    if (dimGrouped && dims.value === undefined) {
+      const totals = new Cells(positions);
+      read(totals, ALL_DIM, undefined, { ...query, groupBy: null }, false);
+      const none = cells.groupId(null);
+      const width = TOTALS_FIELDS.length;
+      for (let t = 0; t < totals.intervals.length; t += 1) {
+        const offset = cells.offset(totals.intervals[t] ?? 0, none);
+        for (let f = 0; f < width; f += 1) {
+          cells.totals[offset + f] = (cells.totals[offset + f] ?? 0) + (totals.totals[t * width + f] ?? 0);
         }
-        addTotals(sum, cell.totals);
       }
-      for (const total of totals.values()) {
-        const none = { interval: total.interval, group: null, totals: { ...total.totals } };
-        const sum = grouped.get(total.interval);
-        if (sum) addTotals(none.totals, sum, -1);
-        cells.set(cellKey(total.interval, null), none);
+      for (let c = 0; c < cells.intervals.length; c += 1) {
+        if (cells.groupOf[c] === none) continue;
+        const offset = cells.offset(cells.intervals[c] ?? 0, none);
+        for (let f = 0; f < width; f += 1) {
+          cells.totals[offset + f] = (cells.totals[offset + f] ?? 0) - (cells.totals[c * width + f] ?? 0);
+        }
       }
     }
     return this.result('rollups', cells, query.groupBy);
@@ -210,53 +290,51 @@ export class AggregateQueries {
 
   private result(
     source: 'rollups' | 'raw',
-    cells: Map<string, UsageAggregateCell>,
+    cells: Cells,
     groupBy: UsageGroupBy | null,
   ): UsageAggregateResult {
     const labels: Record<string, string> = {};
     if (groupBy?.kind === 'token') {
-      const rows = this.prepare('SELECT id, label FROM ingest_tokens').all() as {
-        id: number;
-        label: string;
-      }[];
-      for (const row of rows) labels[String(row.id)] = row.label;
+      const rows = this.prepare('SELECT id, label FROM ingest_tokens').all() as [number, string][];
+      for (const [id, label] of rows) labels[String(id)] = label;
     }
+    // Cells whose signed pieces cancel out (and groups emptied by a difference) have no requests.
+    const width = TOTALS_FIELDS.length;
+    const kept: number[] = [];
+    for (let c = 0; c < cells.intervals.length; c += 1)
+      if ((cells.totals[c * width] ?? 0) !== 0) kept.push(c);
+    kept.sort((a, b) => (cells.intervals[a] ?? 0) - (cells.intervals[b] ?? 0));
+    const cellTotals = new Float64Array(kept.length * width);
+    kept.forEach((c, i) => {
+      for (let f = 0; f < width; f += 1) cellTotals[i * width + f] = cells.totals[c * width + f] ?? 0;
+    });
     return {
       source,
-      cells: [...cells.values()]
-        .filter((cell) => cell.totals.requests !== 0)
-        .sort((a, b) => a.interval - b.interval),
+      groups: cells.groups,
+      cellIntervals: Int32Array.from(kept, (c) => cells.intervals[c] ?? 0),
+      cellGroups: Int32Array.from(kept, (c) => cells.groupOf[c] ?? 0),
+      cellTotals,
       labels,
     };
   }
 
-  private addRows(cells: Map<string, UsageAggregateCell>, segments: Segment[], rows: SumRow[]): void {
-    for (const row of rows) {
-      const segment = segments[row.seg];
-      if (!segment) continue;
-      const group = row.grp === null ? null : String(row.grp);
-      for (const use of segment.uses) {
-        const key = cellKey(use.interval, group);
-        let cell = cells.get(key);
-        if (!cell) {
-          cell = { interval: use.interval, group, totals: emptyTotals() };
-          cells.set(key, cell);
-        }
-        addTotals(cell.totals, row, use.sign);
-      }
-    }
-  }
-
   private rollupRows(
-    tier: Exclude<CoverTier, 'raw'>,
+    tier: UtcUnit,
+    detail: RollupDetail,
     dim: string,
     dimValue: string | undefined,
     query: UsageAggregateQuery,
+    measures: readonly Measure[],
     segments: Segment[],
   ): SumRow[] {
     const { filter, groupBy } = query;
-    const params: Params = { dim, segments: segmentsJson(segments) };
-    const conditions = ['r.dim = @dim', 'r.bucket_start >= seg.s', 'r.bucket_start < seg.e'];
+    const params: Params = { dim, detail, segments: segmentsJson(segments) };
+    const conditions = [
+      'r.dim = @dim',
+      'r.detail = @detail',
+      'r.bucket_start >= seg.s',
+      'r.bucket_start < seg.e',
+    ];
     if (dimValue !== undefined) {
       conditions.push('r.dim_value = @dimValue');
       params.dimValue = dimValue;
@@ -273,9 +351,9 @@ export class AggregateQueries {
       conditions.push('r.ingest_token_id = @tokenId');
       params.tokenId = filter.ingestTokenId;
     }
-    const group = rollupGroup(groupBy);
+    const sums = measures.map((measure) => `SUM(${ROLLUP_COLUMNS[measure]})`).join(', ');
     const sql = `${SEGMENTS}
-      SELECT seg.i AS seg, ${group} AS grp, ${ROLLUP_SUMS}
+      SELECT seg.i, ${rollupGroup(groupBy)} AS grp, ${sums}
       FROM seg CROSS JOIN ${ROLLUP_TABLES[tier]} r
       WHERE ${conditions.join(' AND ')}
       GROUP BY seg.i, grp`;
@@ -283,7 +361,12 @@ export class AggregateQueries {
   }
 
   /** `groupedOnly`: leave out rows without the grouped user/tag (they are computed by difference). */
-  private rawRows(query: UsageAggregateQuery, segments: Segment[], groupedOnly: boolean): SumRow[] {
+  private rawRows(
+    query: UsageAggregateQuery,
+    measures: readonly Measure[],
+    segments: Segment[],
+    groupedOnly: boolean,
+  ): SumRow[] {
     const { filter, groupBy } = query;
     const params: Params = { segments: segmentsJson(segments) };
     const conditions = ['u.ts >= seg.s', 'u.ts < seg.e'];
@@ -316,8 +399,9 @@ export class AggregateQueries {
         break;
     }
     if (groupedOnly) conditions.push(`${group} IS NOT NULL`);
+    const sums = measures.map((measure) => RAW_SUMS[measure]).join(', ');
     const sql = `${SEGMENTS}
-      SELECT seg.i AS seg, ${group} AS grp, ${RAW_SUMS}
+      SELECT seg.i, ${group} AS grp, ${sums}
       FROM seg CROSS JOIN usage_log u
       WHERE ${conditions.join(' AND ')}
       GROUP BY seg.i, grp`;
@@ -359,8 +443,4 @@ function addSegment(
 
 function segmentsJson(segments: Segment[]): string {
   return JSON.stringify(segments.map((segment) => [segment.startMs, segment.endMs]));
-}
-
-function cellKey(interval: number, group: string | null): string {
-  return group === null ? `${interval}` : `${interval}\u0000${group}`;
 }

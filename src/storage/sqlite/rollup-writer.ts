@@ -42,40 +42,51 @@ export function tagDim(key: string): string {
 }
 
 /**
- * How much a tier keeps apart for one dimension value: 'full' per (token, provider, model),
- * 'token' per token (provider and model ''), 'none' one row per value (token 0, provider and
- * model ''). A query can use a tier only if the tier keeps what it filters or groups on.
+ * What a rollup row keeps apart, besides its dimension value: 'full' per (token, provider, model),
+ * 'token' per token, 'model' per (provider, model), 'none' nothing. Fields not kept are stored as
+ * token 0, provider '' and model ''. A query reads, per tier, the narrowest detail that keeps what
+ * it filters and groups on (a daily total is one row a day instead of one per token and model).
  */
-export type RollupDetail = 'full' | 'token' | 'none';
+export type RollupDetail = 'full' | 'token' | 'model' | 'none';
 
-const DETAIL_RANK: Record<RollupDetail, number> = { none: 0, token: 1, full: 2 };
+/** Narrowest first: the order in which a query tries them. */
+const DETAIL_PREFERENCE: readonly RollupDetail[] = ['none', 'model', 'token', 'full'];
 
-export function detailCovers(kept: RollupDetail, needed: RollupDetail): boolean {
-  return DETAIL_RANK[kept] >= DETAIL_RANK[needed];
+export interface DetailNeed {
+  token: boolean;
+  model: boolean;
 }
 
-type Layout = readonly (readonly [UtcUnit, RollupDetail])[];
+function keeps(detail: RollupDetail, need: DetailNeed): boolean {
+  if (need.token && detail !== 'full' && detail !== 'token') return false;
+  if (need.model && detail !== 'full' && detail !== 'model') return false;
+  return true;
+}
+
+export type Layout = readonly { unit: UtcUnit; details: readonly RollupDetail[] }[];
 
 /**
- * The tiers kept per dimension, coarsest first. The fine tiers of user and tag dimensions keep
- * less detail because they would otherwise have about as many rows as usage_log (at 10M rows over
- * 13 months: ~1,000 rows an hour spread over thousands of users and tag values) and cost a write
- * per row for no read benefit. Hourly tag rows answer tag questions in any time zone; a tag
- * question that also filters on model or token reads its sub-day edges from usage_log.
+ * The tiers kept per dimension, coarsest first, and their details. Narrow details cost little to
+ * keep (a group commit sums all its rows into one 'none' row per tier) and make the common
+ * questions read a few rows per bucket; the monthly tier is small enough at full detail. User and
+ * tag dimensions keep less in their fine tiers because those would be about as large as
+ * usage_log (thousands of users and tag values an hour at 10M rows) and cost a write per row for
+ * no read benefit: a user or tag question that needs what a tier lacks reads usage_log for that
+ * part (sub-day edges, mostly).
  */
 const LAYOUT_ALL: Layout = [
-  ['month', 'full'],
-  ['day', 'full'],
-  ['hour', 'full'],
+  { unit: 'month', details: ['full'] },
+  { unit: 'day', details: ['full', 'token', 'model', 'none'] },
+  { unit: 'hour', details: ['full', 'token', 'model', 'none'] },
 ];
 const LAYOUT_TAG: Layout = [
-  ['month', 'full'],
-  ['day', 'full'],
-  ['hour', 'none'],
+  { unit: 'month', details: ['full'] },
+  { unit: 'day', details: ['full', 'none'] },
+  { unit: 'hour', details: ['none'] },
 ];
 const LAYOUT_USER: Layout = [
-  ['month', 'full'],
-  ['day', 'token'],
+  { unit: 'month', details: ['full'] },
+  { unit: 'day', details: ['token'] },
 ];
 
 export function rollupLayout(dim: string): Layout {
@@ -83,9 +94,22 @@ export function rollupLayout(dim: string): Layout {
   return dim === USER_DIM ? LAYOUT_USER : LAYOUT_TAG;
 }
 
+/** Per usable tier of `dim` (coarsest first), the narrowest detail that keeps what is needed. */
+export function rollupTiers(dim: string, need: DetailNeed): { unit: UtcUnit; detail: RollupDetail }[] {
+  const tiers: { unit: UtcUnit; detail: RollupDetail }[] = [];
+  for (const { unit, details } of rollupLayout(dim)) {
+    const detail = DETAIL_PREFERENCE.find(
+      (candidate) => details.includes(candidate) && keeps(candidate, need),
+    );
+    if (detail) tiers.push({ unit, detail });
+  }
+  return tiers;
+}
+
 interface Entry {
   unit: UtcUnit;
   dim: string;
+  detail: RollupDetail;
   bucketStart: number;
   dimValue: string;
   tokenId: number;
@@ -101,12 +125,16 @@ function addSums(target: number[], source: readonly number[]): void {
   for (let i = 0; i < MEASURES; i += 1) target[i] = (target[i] ?? 0) + (source[i] ?? 0);
 }
 
+/** 2^26: dimension-value ids and tail ids each stay below it, so their combination is exact. */
+const ID_SPAN = 67_108_864;
+
 /** Changes to the rollups, summed per rollup key; cheap to build, applied by RollupWriter. */
 export class RollupDelta {
   /**
-   * Per tier, per bucket start, per (dim, value, token, provider, model). This runs a dozen times
-   * per ingested row, so the inner key is a number: (dim, value) and (token, provider, model) are
-   * interned to small ids (per delta) and combined. Entry objects exist only for new keys.
+   * Per tier, per bucket start, per (dim, value, detail, token, provider, model). This runs a
+   * couple of dozen times per ingested row, so the inner key is a number: (dim, value) and
+   * (detail, token, provider, model) are interned to small ids per delta and combined. Entry
+   * objects exist only for new keys.
    */
   private readonly tiers = new Map<UtcUnit, Map<number, Map<number, Entry>>>(
     UNITS.map((unit) => [unit, new Map()]),
@@ -159,7 +187,9 @@ export class RollupDelta {
       for (const [bucketStart, entries] of buckets) {
         const mine = this.bucket(unit, bucketStart);
         for (const entry of entries.values()) {
-          const key = this.keyOf(entry.dim, entry.dimValue, entry.tokenId, entry.provider, entry.model);
+          const key =
+            this.dimValueId(entry.dim, entry.dimValue) * ID_SPAN +
+            this.tailId(tailOf(entry.detail, entry.tokenId, entry.provider, entry.model));
           const existing = mine.get(key);
           if (existing) addSums(existing.sums, entry.sums);
           else {
@@ -203,13 +233,6 @@ export class RollupDelta {
     return id;
   }
 
-  /** Below 2^52 while a delta holds fewer than 2^26 values and 2^26 tails: always in practice. */
-  private keyOf(dim: string, value: string, tokenId: number, provider: string, model: string): number {
-    return (
-      this.dimValueId(dim, value) * 67_108_864 + this.tailId(`${tokenId}\u0000${provider}\u0000${model}`)
-    );
-  }
-
   private bucket(unit: UtcUnit, bucketStart: number): Map<number, Entry> {
     const buckets = this.tiers.get(unit) as Map<number, Map<number, Entry>>;
     let entries = buckets.get(bucketStart);
@@ -228,31 +251,37 @@ export class RollupDelta {
       hour: floorUtc('hour', row.ts),
     };
     const tails: Record<RollupDetail, number> = {
-      full: this.tailId(`${tokenId}\u0000${row.provider}\u0000${row.model}`),
-      token: this.tailId(`${tokenId}\u0000\u0000`),
-      none: this.tailId('0\u0000\u0000'),
+      full: this.tailId(tailOf('full', tokenId, row.provider, row.model)),
+      token: this.tailId(tailOf('token', tokenId, '', '')),
+      model: this.tailId(tailOf('model', 0, row.provider, row.model)),
+      none: this.tailId(tailOf('none', 0, '', '')),
     };
     const add = (dim: string, dimValue: string, layout: Layout) => {
-      const dimValueKey = this.dimValueId(dim, dimValue) * 67_108_864;
-      for (const [unit, detail] of layout) {
+      const dimValueKey = this.dimValueId(dim, dimValue) * ID_SPAN;
+      for (const { unit, details } of layout) {
         const entries = this.bucket(unit, buckets[unit]);
-        const key = dimValueKey + tails[detail];
-        const existing = entries.get(key);
-        if (existing) {
-          addSums(existing.sums, sums);
-          continue;
+        for (const detail of details) {
+          const key = dimValueKey + tails[detail];
+          const existing = entries.get(key);
+          if (existing) {
+            addSums(existing.sums, sums);
+            continue;
+          }
+          const keepsToken = detail === 'full' || detail === 'token';
+          const keepsModel = detail === 'full' || detail === 'model';
+          entries.set(key, {
+            unit,
+            dim,
+            detail,
+            bucketStart: buckets[unit],
+            dimValue,
+            tokenId: keepsToken ? tokenId : 0,
+            provider: keepsModel ? row.provider : '',
+            model: keepsModel ? row.model : '',
+            sums: sums.slice(),
+          });
+          this.count += 1;
         }
-        entries.set(key, {
-          unit,
-          dim,
-          bucketStart: buckets[unit],
-          dimValue,
-          tokenId: detail === 'none' ? 0 : tokenId,
-          provider: detail === 'full' ? row.provider : '',
-          model: detail === 'full' ? row.model : '',
-          sums: sums.slice(),
-        });
-        this.count += 1;
       }
     };
     add(ALL_DIM, '', LAYOUT_ALL);
@@ -264,6 +293,10 @@ export class RollupDelta {
       }
     }
   }
+}
+
+function tailOf(detail: RollupDetail, tokenId: number, provider: string, model: string): string {
+  return `${detail}\u0000${tokenId}\u0000${provider}\u0000${model}`;
 }
 
 const MEASURE_COLUMNS = [
@@ -279,7 +312,15 @@ const MEASURE_COLUMNS = [
   'cost_nanousd',
   'unpriced_requests',
 ] as const;
-const KEY_COLUMNS = ['dim', 'bucket_start', 'dim_value', 'ingest_token_id', 'provider', 'model'] as const;
+const KEY_COLUMNS = [
+  'dim',
+  'detail',
+  'bucket_start',
+  'dim_value',
+  'ingest_token_id',
+  'provider',
+  'model',
+] as const;
 
 function upsertSql(table: string): string {
   const columns = [...KEY_COLUMNS, ...MEASURE_COLUMNS];
@@ -317,6 +358,7 @@ export class RollupWriter {
     for (const entry of entries) {
       this.upserts[entry.unit].run(
         entry.dim,
+        entry.detail,
         entry.bucketStart,
         entry.dimValue,
         entry.tokenId,
@@ -327,11 +369,6 @@ export class RollupWriter {
     }
   }
 
-  /** Forgets staged changes (their transaction failed). */
-  discard(): void {
-    this.pending.clear();
-  }
-
   /** Empties every rollup table (with the reset that deletes every usage row). */
   clearAll(): void {
     this.pending.clear();
@@ -340,43 +377,62 @@ export class RollupWriter {
 
   /**
    * Recomputes every rollup from usage_log in SQL, independently of the incremental path: for
-   * databases written by other means (an import) and as a check. Runs in the caller's transaction.
+   * databases written by other means and as a check. Runs in the caller's transaction.
    */
   rebuild(): void {
     this.clearAll();
-    const sums = `COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens),
-      SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(input_audio_tokens), SUM(output_audio_tokens),
-      COALESCE(SUM(cost_nanousd), 0), SUM(cost_nanousd IS NULL)`;
-    const buckets: Record<UtcUnit, string> = {
-      hour: 'ts - ((ts % 3600000) + 3600000) % 3600000',
-      day: 'ts - ((ts % 86400000) + 86400000) % 86400000',
-      month: `CAST(strftime('%s', ts / 1000.0, 'unixepoch', 'start of month') AS INTEGER) * 1000`,
-    };
-    const details: Record<RollupDetail, { select: string; group: string }> = {
-      full: {
-        select: 'COALESCE(ingest_token_id, 0), provider, model',
-        group: ', COALESCE(ingest_token_id, 0), provider, model',
-      },
-      token: { select: "COALESCE(ingest_token_id, 0), '', ''", group: ', COALESCE(ingest_token_id, 0)' },
-      none: { select: "0, '', ''", group: '' },
-    };
-    const families: { layout: Layout; dim: string; value: string; from: string }[] = [
-      { layout: LAYOUT_ALL, dim: "''", value: "''", from: 'usage_log' },
-      { layout: LAYOUT_USER, dim: "'user'", value: 'end_user', from: 'usage_log WHERE end_user IS NOT NULL' },
-      {
-        layout: LAYOUT_TAG,
-        dim: "'tag:' || j.key",
-        value: 'j.value',
-        from: 'usage_log, json_each(usage_log.tags) j WHERE usage_log.tags IS NOT NULL',
-      },
-    ];
-    for (const family of families) {
-      for (const [unit, detail] of family.layout) {
-        this.db.exec(`
-          INSERT INTO ${ROLLUP_TABLES[unit]}
-          SELECT ${family.dim} AS d, ${buckets[unit]} AS b, ${family.value} AS v, ${details[detail].select}, ${sums}
-          FROM ${family.from} GROUP BY d, b, v${details[detail].group}`);
+    for (const statement of rebuildStatements()) this.db.exec(statement);
+  }
+}
+
+/** INSERT ... SELECT statements that compute every rollup row of `layouts` from usage_log. */
+export function rebuildStatements(
+  families: readonly ('all' | 'user' | 'tag')[] = ['all', 'user', 'tag'],
+): string[] {
+  const sums = `COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens),
+    SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(input_audio_tokens), SUM(output_audio_tokens),
+    COALESCE(SUM(cost_nanousd), 0), SUM(cost_nanousd IS NULL)`;
+  const buckets: Record<UtcUnit, string> = {
+    hour: 'ts - ((ts % 3600000) + 3600000) % 3600000',
+    day: 'ts - ((ts % 86400000) + 86400000) % 86400000',
+    month: `CAST(strftime('%s', ts / 1000.0, 'unixepoch', 'start of month') AS INTEGER) * 1000`,
+  };
+  // A constant cannot be a GROUP BY term (SQLite reads a number there as a column position).
+  const details: Record<RollupDetail, { select: string; group: string }> = {
+    full: {
+      select: 'COALESCE(ingest_token_id, 0), provider, model',
+      group: ', COALESCE(ingest_token_id, 0), provider, model',
+    },
+    token: { select: "COALESCE(ingest_token_id, 0), '', ''", group: ', COALESCE(ingest_token_id, 0)' },
+    model: { select: '0, provider, model', group: ', provider, model' },
+    none: { select: "0, '', ''", group: '' },
+  };
+  const sources = {
+    all: { layout: LAYOUT_ALL, dim: "''", value: "''", from: 'usage_log' },
+    user: {
+      layout: LAYOUT_USER,
+      dim: "'user'",
+      value: 'end_user',
+      from: 'usage_log WHERE end_user IS NOT NULL',
+    },
+    tag: {
+      layout: LAYOUT_TAG,
+      dim: "'tag:' || j.key",
+      value: 'j.value',
+      from: 'usage_log, json_each(usage_log.tags) j WHERE usage_log.tags IS NOT NULL',
+    },
+  };
+  const statements: string[] = [];
+  for (const family of families) {
+    const source = sources[family];
+    for (const { unit, details: kept } of source.layout) {
+      for (const detail of kept) {
+        statements.push(`INSERT INTO ${ROLLUP_TABLES[unit]}
+          SELECT ${source.dim} AS d, '${detail}', ${buckets[unit]} AS b, ${source.value} AS v,
+                 ${details[detail].select}, ${sums}
+          FROM ${source.from} GROUP BY d, b, v${details[detail].group}`);
       }
     }
   }
+  return statements;
 }
