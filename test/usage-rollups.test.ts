@@ -430,3 +430,20 @@ test('a bulk load keeps the rollups exact and writes nothing when one row is a d
   expect(rawRows()).toHaveLength(333);
   expectRollupsExact();
 });
+
+test('suspending the usage indexes for a load puts the same indexes back', async () => {
+  const { suspendUsageIndexes } = await import('../src/storage/sqlite/bulk-load.js');
+  const indexes = () =>
+    store.db
+      .prepare(
+        `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_log' ORDER BY name`,
+      )
+      .all();
+  const before = indexes();
+  const restore = suspendUsageIndexes(store.db, { unique: true });
+  expect(indexes().filter((index) => (index as { sql: string | null }).sql !== null)).toEqual([]);
+  await store.loadUsage(Array.from({ length: 120 }, (_, i) => randomRecord(i)));
+  restore();
+  expect(indexes()).toEqual(before);
+  expectRollupsExact();
+});

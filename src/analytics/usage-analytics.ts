@@ -6,6 +6,7 @@ import {
   emptyTotals,
   listCells,
   type TimeInterval,
+  TOTALS_FIELDS,
   type UsageAggregateResult,
   type UsageGroupBy,
   type UsageTotals,
@@ -27,6 +28,13 @@ const SERIES_MEASURES: (keyof UsageTotals)[] = [
   'unpricedRequests',
 ];
 const TOP_MEASURES: (keyof UsageTotals)[] = ['requests', 'costNanoUsd', 'totalTokens', 'unpricedRequests'];
+const COST = TOTALS_FIELDS.indexOf('costNanoUsd');
+
+function totalsFrom(sums: Float64Array, offset: number): UsageTotals {
+  const totals = emptyTotals();
+  for (const [i, field] of TOTALS_FIELDS.entries()) totals[field] = sums[offset + i] ?? 0;
+  return totals;
+}
 /** A time series has at most this many buckets (hourly covers about seven months). */
 export const MAX_BUCKETS = 5000;
 
@@ -160,39 +168,62 @@ export function createUsageAnalytics(deps: { store: Store; clock?: Clock }): Usa
         measures: SERIES_MEASURES,
         ...(source ? { source } : {}),
       });
-      const cells = listCells(result);
-      const zeros = () => bucketStarts.map(() => emptyTotals());
+      // Per group, the bucket totals in one flat array (thousands of cells: no object per cell).
+      const width = TOTALS_FIELDS.length;
+      const buckets = bucketStarts.length;
+      const groupSums = result.groups.map(() => new Float64Array(buckets * width));
+      const groupCost = new Float64Array(result.groups.length);
+      const groupRequests = new Float64Array(result.groups.length);
+      for (let cell = 0; cell < result.cellIntervals.length; cell += 1) {
+        const group = result.cellGroups[cell] ?? 0;
+        const target = groupSums[group] as Float64Array;
+        const at = (result.cellIntervals[cell] ?? 0) * width;
+        for (let f = 0; f < width; f += 1)
+          target[at + f] = (target[at + f] ?? 0) + (result.cellTotals[cell * width + f] ?? 0);
+        groupCost[group] = (groupCost[group] ?? 0) + (result.cellTotals[cell * width + COST] ?? 0);
+        groupRequests[group] = (groupRequests[group] ?? 0) + (result.cellTotals[cell * width] ?? 0);
+      }
+      const toPoints = (sums: Float64Array) =>
+        bucketStarts.map((_, bucket) => totalsFrom(sums, bucket * width));
       if (!groupBy) {
-        const points = zeros();
-        for (const cell of cells) addTotals(points[cell.interval] ?? emptyTotals(), cell.totals);
+        const sums = new Float64Array(buckets * width);
+        for (const group of groupSums)
+          for (let i = 0; i < sums.length; i += 1) sums[i] = (sums[i] ?? 0) + (group[i] ?? 0);
         return {
           ok: true,
-          value: { bucketStarts, series: [{ key: 'total', label: 'Total', points }], source: result.source },
+          value: {
+            bucketStarts,
+            series: [{ key: 'total', label: 'Total', points: toPoints(sums) }],
+            source: result.source,
+          },
         };
       }
-      const groups = new Map<string | null, { key: string; totals: UsageTotals; points: UsageTotals[] }>();
-      for (const cell of cells) {
-        let group = groups.get(cell.group);
-        if (!group) {
-          group = { key: cell.group ?? '', totals: emptyTotals(), points: zeros() };
-          groups.set(cell.group, group);
-        }
-        addTotals(group.totals, cell.totals);
-        addTotals(group.points[cell.interval] ?? emptyTotals(), cell.totals);
-      }
-      const ranked = [...groups.entries()].map(([group, value]) => ({ group, ...value })).sort(byCost);
+      const ranked = result.groups
+        .map((group, index) => ({
+          group,
+          index,
+          key: group ?? '',
+          totals: {
+            ...emptyTotals(),
+            costNanoUsd: groupCost[index] ?? 0,
+            requests: groupRequests[index] ?? 0,
+          },
+        }))
+        .filter((item) => item.totals.requests !== 0)
+        .sort(byCost);
       const series: Series[] = ranked.slice(0, seriesLimit).map((item) => ({
         key: item.key,
         label: groupLabel(groupBy, item.group, result.labels),
-        points: item.points,
+        points: toPoints(groupSums[item.index] as Float64Array),
       }));
       const rest = ranked.slice(seriesLimit);
       if (rest.length > 0) {
-        const points = zeros();
+        const sums = new Float64Array(buckets * width);
         for (const item of rest) {
-          for (const [i, point] of item.points.entries()) addTotals(points[i] ?? emptyTotals(), point);
+          const group = groupSums[item.index] as Float64Array;
+          for (let i = 0; i < sums.length; i += 1) sums[i] = (sums[i] ?? 0) + (group[i] ?? 0);
         }
-        series.push({ key: '__other__', label: `Other (${rest.length})`, points });
+        series.push({ key: '__other__', label: `Other (${rest.length})`, points: toPoints(sums) });
       }
       return { ok: true, value: { bucketStarts, series, source: result.source } };
     },

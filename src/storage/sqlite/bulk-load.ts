@@ -108,18 +108,20 @@ export function createBulkLoader(
 }
 
 /**
- * Drops usage_log's non-unique indexes for a large load and returns the function that recreates
- * them from their recorded definitions (sorting once is much cheaper than updating three indexes
- * per row). The unique event index stays, so duplicates are still refused during the load.
- * Reads that would use the dropped indexes are slow until they are back.
+ * Drops usage_log's indexes for a large load and returns the function that recreates them from
+ * their recorded definitions (sorting once is much cheaper than updating every index per row).
+ * By default the unique event index stays, so duplicates are still refused during the load; with
+ * `unique: true` it goes too, and a duplicate makes the recreation throw instead (for data that
+ * is unique by construction). Reads that would use a dropped index are slow until it is back.
  */
-export function suspendUsageIndexes(db: Database.Database): () => void {
-  const indexes = db
-    .prepare(
-      `SELECT name, sql FROM sqlite_master
-       WHERE type = 'index' AND tbl_name = 'usage_log' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'`,
-    )
-    .all() as { name: string; sql: string }[];
+export function suspendUsageIndexes(db: Database.Database, options: { unique?: boolean } = {}): () => void {
+  const indexes = (
+    db
+      .prepare(
+        `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_log' AND sql IS NOT NULL`,
+      )
+      .all() as { name: string; sql: string }[]
+  ).filter((index) => options.unique === true || !/^CREATE UNIQUE/i.test(index.sql));
   for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
   return () => {
     for (const index of indexes) db.exec(index.sql);

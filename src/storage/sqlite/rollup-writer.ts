@@ -131,10 +131,11 @@ const ID_SPAN = 67_108_864;
 /** Changes to the rollups, summed per rollup key; cheap to build, applied by RollupWriter. */
 export class RollupDelta {
   /**
-   * Per tier, per bucket start, per (dim, value, detail, token, provider, model). This runs a
-   * couple of dozen times per ingested row, so the inner key is a number: (dim, value) and
-   * (detail, token, provider, model) are interned to small ids per delta and combined. Entry
-   * objects exist only for new keys.
+   * Per tier, per bucket start, per (dim, value, token, provider, model): full detail only; the
+   * narrower details are summed from these when the delta is written (entries()), once per key
+   * instead of once per row. This runs about a dozen times per ingested row, so the inner key is a
+   * number: (dim, value) and (token, provider, model) are interned to small ids per delta and
+   * combined. Entry objects exist only for new keys.
    */
   private readonly tiers = new Map<UtcUnit, Map<number, Map<number, Entry>>>(
     UNITS.map((unit) => [unit, new Map()]),
@@ -144,13 +145,15 @@ export class RollupDelta {
   private nextDimValueId = 0;
   private count = 0;
 
+  /** Full-detail entries held (0 = nothing to write). */
   get size(): number {
     return this.count;
   }
 
+  /** Every rollup row to add to, at every detail its tier keeps. */
   *entries(): Generator<Entry> {
-    for (const buckets of this.tiers.values()) {
-      for (const entries of buckets.values()) yield* entries.values();
+    for (const [unit, buckets] of this.tiers) {
+      for (const entries of buckets.values()) yield* projectEntries(unit, entries.values());
     }
   }
 
@@ -250,38 +253,28 @@ export class RollupDelta {
       day: floorUtc('day', row.ts),
       hour: floorUtc('hour', row.ts),
     };
-    const tails: Record<RollupDetail, number> = {
-      full: this.tailId(tailOf('full', tokenId, row.provider, row.model)),
-      token: this.tailId(tailOf('token', tokenId, '', '')),
-      model: this.tailId(tailOf('model', 0, row.provider, row.model)),
-      none: this.tailId(tailOf('none', 0, '', '')),
-    };
+    const tail = this.tailId(tailOf('full', tokenId, row.provider, row.model));
     const add = (dim: string, dimValue: string, layout: Layout) => {
-      const dimValueKey = this.dimValueId(dim, dimValue) * ID_SPAN;
-      for (const { unit, details } of layout) {
+      const key = this.dimValueId(dim, dimValue) * ID_SPAN + tail;
+      for (const { unit } of layout) {
         const entries = this.bucket(unit, buckets[unit]);
-        for (const detail of details) {
-          const key = dimValueKey + tails[detail];
-          const existing = entries.get(key);
-          if (existing) {
-            addSums(existing.sums, sums);
-            continue;
-          }
-          const keepsToken = detail === 'full' || detail === 'token';
-          const keepsModel = detail === 'full' || detail === 'model';
-          entries.set(key, {
-            unit,
-            dim,
-            detail,
-            bucketStart: buckets[unit],
-            dimValue,
-            tokenId: keepsToken ? tokenId : 0,
-            provider: keepsModel ? row.provider : '',
-            model: keepsModel ? row.model : '',
-            sums: sums.slice(),
-          });
-          this.count += 1;
+        const existing = entries.get(key);
+        if (existing) {
+          addSums(existing.sums, sums);
+          continue;
         }
+        entries.set(key, {
+          unit,
+          dim,
+          detail: 'full',
+          bucketStart: buckets[unit],
+          dimValue,
+          tokenId,
+          provider: row.provider,
+          model: row.model,
+          sums: sums.slice(),
+        });
+        this.count += 1;
       }
     };
     add(ALL_DIM, '', LAYOUT_ALL);
@@ -293,6 +286,32 @@ export class RollupDelta {
       }
     }
   }
+}
+
+/** The details a tier keeps for a dimension. */
+function keptDetails(dim: string, unit: UtcUnit): readonly RollupDetail[] {
+  return rollupLayout(dim).find((tier) => tier.unit === unit)?.details ?? [];
+}
+
+/** The rollup rows of a delta's full-detail entries: each projected to every kept detail. */
+function* projectEntries(unit: UtcUnit, entries: Iterable<Entry>): Generator<Entry> {
+  const narrow = new Map<string, Entry>();
+  for (const entry of entries) {
+    for (const detail of keptDetails(entry.dim, unit)) {
+      if (detail === 'full') {
+        yield entry;
+        continue;
+      }
+      const tokenId = detail === 'token' ? entry.tokenId : 0;
+      const provider = detail === 'model' ? entry.provider : '';
+      const model = detail === 'model' ? entry.model : '';
+      const key = `${entry.dim}\u0000${entry.dimValue}\u0000${tailOf(detail, tokenId, provider, model)}`;
+      const existing = narrow.get(key);
+      if (existing) addSums(existing.sums, entry.sums);
+      else narrow.set(key, { ...entry, detail, tokenId, provider, model, sums: entry.sums.slice() });
+    }
+  }
+  yield* narrow.values();
 }
 
 function tailOf(detail: RollupDetail, tokenId: number, provider: string, model: string): string {
