@@ -169,7 +169,7 @@ function add(map: Map<string, UsageTotals>, key: string, totals: UsageTotals): v
 type Detail = 'full' | 'token' | 'model' | 'none';
 const LAYOUT: Record<'all' | 'user' | 'tag', Partial<Record<'hour' | 'day' | 'month', Detail[]>>> = {
   all: { month: ['full'], day: ['full', 'token', 'model', 'none'], hour: ['full', 'token', 'model', 'none'] },
-  user: { month: ['full'], day: ['token'] },
+  user: { month: ['full', 'none'], day: ['token'] },
   tag: { month: ['full'], day: ['full', 'none'], hour: ['none'] },
 };
 

@@ -351,12 +351,22 @@ export class AggregateQueries {
       conditions.push('r.ingest_token_id = @tokenId');
       params.tokenId = filter.ingestTokenId;
     }
-    const sums = measures.map((measure) => `SUM(${ROLLUP_COLUMNS[measure]})`).join(', ');
+    // When the detail keeps exactly what the query groups on, a segment of one bucket has one row
+    // per group already: reading the rows is cheaper than having SQLite group them (Cells sums any
+    // repeats, so a segment of several buckets is still right).
+    const exact =
+      (detail === 'none' &&
+        (groupBy === null || dimValue !== undefined || groupBy.kind === 'user' || groupBy.kind === 'tag')) ||
+      (detail === 'model' && groupBy?.kind === 'model') ||
+      (detail === 'token' && groupBy?.kind === 'token');
+    const columns = exact
+      ? measures.map((measure) => ROLLUP_COLUMNS[measure]).join(', ')
+      : measures.map((measure) => `SUM(${ROLLUP_COLUMNS[measure]})`).join(', ');
     const sql = `${SEGMENTS}
-      SELECT seg.i, ${rollupGroup(groupBy)} AS grp, ${sums}
+      SELECT seg.i, ${rollupGroup(groupBy)} AS grp, ${columns}
       FROM seg CROSS JOIN ${ROLLUP_TABLES[tier]} r
       WHERE ${conditions.join(' AND ')}
-      GROUP BY seg.i, grp`;
+      ${exact ? '' : 'GROUP BY seg.i, grp'}`;
     return this.prepare(sql).all(params) as SumRow[];
   }
 

@@ -85,7 +85,7 @@ const LAYOUT_TAG: Layout = [
   { unit: 'hour', details: ['none'] },
 ];
 const LAYOUT_USER: Layout = [
-  { unit: 'month', details: ['full'] },
+  { unit: 'month', details: ['full', 'none'] },
   { unit: 'day', details: ['token'] },
 ];
 
