@@ -262,6 +262,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         totalTokens,
         cachedTokens: 0,
         cacheWriteTokens: 0,
+        cacheWriteExtendedTokens: 0,
         reasoningTokens: 0,
         inputAudioTokens: 0,
         outputAudioTokens: 0,
