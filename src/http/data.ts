@@ -73,12 +73,16 @@ const UsageRowBody = Type.Object({
   source: Type.String(),
   cachedTokens: Type.Integer(),
   cacheWriteTokens: Type.Integer(),
+  cacheWriteExtendedTokens: Type.Integer(),
   reasoningTokens: Type.Integer(),
   inputAudioTokens: Type.Integer(),
   outputAudioTokens: Type.Integer(),
   serviceTier: Type.Union([Type.String(), Type.Null()]),
   batch: Type.Boolean(),
   pricingStatus: Type.String(),
+  pricingSource: Type.Union([Type.String(), Type.Null()], {
+    description: 'Price layer and version that priced the row, e.g. genai-prices@0.1.8.',
+  }),
   clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
 });
 
@@ -98,12 +102,14 @@ function toApiRow(row: UsageRow) {
     source: row.source,
     cachedTokens: row.cachedTokens,
     cacheWriteTokens: row.cacheWriteTokens,
+    cacheWriteExtendedTokens: row.cacheWriteExtendedTokens,
     reasoningTokens: row.reasoningTokens,
     inputAudioTokens: row.inputAudioTokens,
     outputAudioTokens: row.outputAudioTokens,
     serviceTier: row.serviceTier,
     batch: row.batch,
     pricingStatus: row.pricingStatus,
+    pricingSource: row.pricingSource,
     clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
   };
 }

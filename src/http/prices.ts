@@ -470,13 +470,13 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             'Undo a reprice run: restore the old pricing of every row it changed that is still as it left it',
           tags: ['prices'],
           params: IdParams,
-          body: Type.Optional(Type.Object({ actor: Actor })),
+          body: Type.Object({ actor: Actor }, { description: 'A JSON object; {} is enough.' }),
           response: responses({ 200: RepriceBody }),
         },
       },
       async (request) => {
         const result = await reprice.undo(request.params.id, {
-          actor: actorOf(request, request.body?.actor),
+          actor: actorOf(request, request.body.actor),
           requestId: request.id,
         });
         return resultBody(result);
