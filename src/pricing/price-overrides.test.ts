@@ -200,3 +200,18 @@ test('deeply nested matches and too many errors are cut short', () => {
   expect(many).toHaveLength(21);
   expect(many[20]).toBe('... and 10 more');
 });
+
+test('a constraint that is not an object, and too many models, are refused', () => {
+  expect(
+    errorsOf({
+      openai: [
+        {
+          id: 'c',
+          prices: [{ prices: { input_mtok: 1 } }, { constraint: 'later', prices: { input_mtok: 2 } }],
+        },
+      ],
+    }),
+  ).toEqual(['openai[0] c: prices[1].constraint must be { type: start_date, start_date: YYYY-MM-DD }']);
+  const many = Array.from({ length: 2001 }, (_, i) => ({ id: `m${i}`, prices: { input_mtok: 1 } }));
+  expect(errorsOf({ openai: many })).toEqual(['price overrides may have at most 2000 models (got 2001)']);
+});

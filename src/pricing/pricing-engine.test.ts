@@ -503,6 +503,30 @@ describe('our overlay and user overrides', () => {
     expect(engine.describe('openai', 'no-such-model', NOW)).toBeNull();
   });
 
+  test('price data the package refuses makes the call unpriced, not an exception', () => {
+    // Bypasses validateOverrides on purpose: a cache_write_1h_mtok without cache_write_mtok.
+    const broken = createPricingEngine({
+      overrides: [
+        {
+          name: 'override-db',
+          version: 'v9',
+          document: {
+            openai: [
+              {
+                id: 'broken',
+                match: { equals: 'broken' },
+                prices: { input_mtok: 1, cache_write_1h_mtok: 2 },
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const result = broken.price(query('broken', { promptTokens: 10 }));
+    expect(result).toMatchObject({ costNanoUsd: null, status: 'unpriced' });
+    expect(result.reason).toMatch(/^price_data_error: Missing ancestor price key/);
+  });
+
   test('the same query twice gives the same result from the cache', () => {
     const first = price('gpt-4o', { promptTokens: 10, completionTokens: 5 });
     const second = price('gpt-4o', { promptTokens: 10, completionTokens: 5 });
