@@ -197,7 +197,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             cursor: Type.Optional(
               Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' }),
             ),
-            format: Type.Union([Type.Literal('json'), Type.Literal('csv')], {
+            format: Type.Enum(['json', 'csv'], {
               default: 'json',
               description: 'csv streams every matching row (no page limit).',
             }),
