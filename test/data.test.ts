@@ -224,13 +224,20 @@ describe('GET /data?format=csv', () => {
               res.setEncoding('utf8');
               res.on('data', (chunk: string) => {
                 text += chunk;
-                if (!paused) {
+                // Pause once real rows arrive, wait until the server stops pulling (it is blocked by
+                // backpressure), note how far it got, then read the rest.
+                if (!paused && chunksPulled > 0) {
                   paused = true;
                   res.pause();
-                  setTimeout(() => {
-                    pulledWhilePaused = chunksPulled;
-                    res.resume();
-                  }, 300);
+                  let last = -1;
+                  const settle = setInterval(() => {
+                    if (chunksPulled === last) {
+                      clearInterval(settle);
+                      pulledWhilePaused = chunksPulled;
+                      res.resume();
+                    }
+                    last = chunksPulled;
+                  }, 250);
                 }
               });
               res.on('end', () => resolve({ lines: text.split('\r\n').length - 2, pulledWhilePaused }));
