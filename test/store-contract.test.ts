@@ -135,25 +135,29 @@ for (const backend of BACKENDS) {
       expect(row).toEqual({ ...written, id: outcome?.id, tokenLabel: null });
     });
 
-    test('exportUsage yields every matching row in bounded chunks, newest first', async () => {
+    test('exportUsage yields every matching row, newest first, encoded, in bounded chunks', async () => {
       await store.insertUsage(
         Array.from({ length: 4500 }, (_, i) => usage({ ts: i, model: i % 2 ? 'odd' : 'even' })),
       );
-      const chunks: number[] = [];
-      const ids: number[] = [];
-      for await (const chunk of store.exportUsage({ model: 'odd' })) {
-        chunks.push(chunk.length);
-        ids.push(...chunk.map((r) => r.ts));
-      }
-      expect(ids).toHaveLength(2250);
-      expect(Math.max(...chunks)).toBeLessThanOrEqual(5000);
-      expect(ids[0]).toBe(4499);
-      expect(ids).toEqual([...ids].sort((a, b) => b - a));
+      const chunks: string[] = [];
+      for await (const chunk of store.exportUsage({ model: 'odd' }, 'jsonl')) chunks.push(chunk);
+      const rows = chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { timestamp: string; model: string });
+      expect(rows).toHaveLength(2250);
+      expect(rows.every((r) => r.model === 'odd')).toBe(true);
+      expect(rows[0]?.timestamp).toBe('1970-01-01T00:00:04.499Z');
+      expect(Math.max(...chunks.map((c) => c.split('\n').length - 1))).toBeLessThanOrEqual(5000);
+      const csv: string[] = [];
+      for await (const chunk of store.exportUsage({ model: 'even' }, 'csv')) csv.push(chunk);
+      expect(csv.join('').split('\r\n')).toHaveLength(2252);
     });
 
     test('an export abandoned half-way releases its resources and the store keeps working', async () => {
       await store.insertUsage(Array.from({ length: 5000 }, (_, i) => usage({ ts: i })));
-      for await (const chunk of store.exportUsage({})) {
+      for await (const chunk of store.exportUsage({}, 'csv')) {
         expect(chunk.length).toBeGreaterThan(0);
         break;
       }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { ExportFormat } from '../../lib/usage-export.js';
 import type {
   CreateTokenResult,
   InsertOutcome,
@@ -10,7 +11,6 @@ import type {
   UsageCursor,
   UsageFilter,
   UsagePage,
-  UsageRow,
 } from '../store.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -188,8 +188,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return reads.listUsage(filter, page.limit, page.after);
     },
 
-    exportUsage(filter: UsageFilter): AsyncIterable<UsageRow[]> {
-      return reads.exportUsage(filter);
+    exportUsage(filter: UsageFilter, format: ExportFormat): AsyncIterable<string> {
+      return reads.exportUsage(filter, format);
     },
 
     listModels(): Promise<string[]> {
