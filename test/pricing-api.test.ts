@@ -398,7 +398,7 @@ describe('unpriced models and reprice', () => {
     await ingestCost({ model: 'gpt-7-preview', prompt_tokens: 2000, completion_tokens: 0 });
     await ingestCost({ model: 'gpt-4o-mini', prompt_tokens: 1000, completion_tokens: 500 });
 
-    const models = (await ctx.admin('GET', '/models')).json();
+    const models = (await ctx.admin('GET', '/models?details=true')).json();
     expect(models.models).toEqual(['gpt-4o-mini', 'gpt-7-preview']);
     expect(models.details).toContainEqual(
       expect.objectContaining({
@@ -421,7 +421,7 @@ describe('unpriced models and reprice', () => {
     await ctx.admin('PUT', '/prices/overrides', {
       overrides: { openai: [{ id: 'gpt-7-preview', prices: { input_mtok: 3, output_mtok: 12 } }] },
     });
-    expect((await ctx.admin('GET', '/models')).json().details).toContainEqual(
+    expect((await ctx.admin('GET', '/models?details=true')).json().details).toContainEqual(
       expect.objectContaining({
         model: 'gpt-7-preview',
         unpriced_requests: 2,

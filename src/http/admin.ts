@@ -83,20 +83,22 @@ const ModelsBody = Type.Object({
   models: Type.Array(Type.String(), {
     description: 'Distinct models with usage, ascending (the original shape).',
   }),
-  details: Type.Array(
-    Type.Object({
-      provider: Type.String(),
-      model: Type.String(),
-      requests: Type.Integer(),
-      unpriced_requests: Type.Integer({
-        description: 'Stored with no cost; POST /prices/reprice once priced.',
+  details: Type.Optional(
+    Type.Array(
+      Type.Object({
+        provider: Type.String(),
+        model: Type.String(),
+        requests: Type.Integer(),
+        unpriced_requests: Type.Integer({
+          description: 'Stored with no cost; POST /prices/reprice once priced.',
+        }),
+        estimated_requests: Type.Integer(),
+        cost_usd: Type.Number({ description: 'Sum of the priced and estimated rows.' }),
+        last_at: Type.String(),
+        priced_now: Type.Boolean({ description: 'A price exists now for this provider and model.' }),
+        price_source: Type.Union([Type.String(), Type.Null()]),
       }),
-      estimated_requests: Type.Integer(),
-      cost_usd: Type.Number({ description: 'Sum of the priced and estimated rows.' }),
-      last_at: Type.String(),
-      priced_now: Type.Boolean({ description: 'A price exists now for this provider and model.' }),
-      price_source: Type.Union([Type.String(), Type.Null()]),
-    }),
+    ),
   ),
 });
 
@@ -122,14 +124,23 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       {
         config: { auth: 'admin' },
         schema: {
-          summary: 'Models that have usage, with their unpriced usage and whether they have a price now',
+          summary:
+            'Models that have usage; with details=true, their unpriced usage and whether they have a price now',
           tags: ['usage'],
+          querystring: Type.Object({
+            details: Type.Boolean({
+              default: false,
+              description:
+                'Add per (provider, model) usage, unpriced counts and price status (scans all usage).',
+            }),
+          }),
           response: responses({ 200: ModelsBody }),
         },
       },
-      async () => {
-        const details = await deps.prices.modelPricing();
-        return { models: [...new Set(details.map((d) => d.model))], details: details.map(toModelDetail) };
+      async (request) => {
+        if (!request.query.details) return { models: await deps.store.listModels() };
+        const [models, details] = await Promise.all([deps.store.listModels(), deps.prices.modelPricing()]);
+        return { models, details: details.map(toModelDetail) };
       },
     );
 
