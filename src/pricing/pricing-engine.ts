@@ -102,11 +102,13 @@ interface Resolved {
   base: BaseMatch;
   plan: TierPlan;
   compiled: CompiledPrice;
-  /** Provenance per tier level, built once. */
-  provenance: Map<number, Record<string, unknown>>;
+  /** Provenance (and its JSON) per tier level, built once. */
+  provenance: Map<number, { rates: Record<string, unknown>; json: string }>;
 }
 
-type CacheEntry = Resolved | { unknown: true; reason: string } | null;
+type Unknown = { unknown: true; reason: string };
+type CacheEntry = Resolved | Unknown;
+type BaseEntry = { base: BaseMatch; compiled: CompiledPrice } | Unknown;
 
 function normaliseProvider(provider: string): string {
   const id = provider.trim().toLowerCase();
@@ -252,11 +254,13 @@ const DESCRIBED_TIERS: readonly { serviceTier: string | null; batch: boolean; wi
 ];
 
 function unpriced(reason: string, detail: string | null, tier: string | null): PriceResult {
+  const rates = { reason, ...(detail ? { detail } : {}) };
   return {
     costNanoUsd: null,
     status: 'unpriced',
     source: null,
-    rates: { reason, ...(detail ? { detail } : {}) },
+    rates,
+    ratesJson: JSON.stringify(rates),
     tier,
     reason: detail ? `${reason}: ${detail}` : reason,
   };
@@ -272,6 +276,7 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
     { source: `genai-prices@${GENAI_PRICES_VERSION}` },
   ];
   const cache = new Map<string, CacheEntry>();
+  const bases = new Map<string, BaseEntry>();
 
   function resolve(provider: string, model: string, atMs: number): BaseMatch | null {
     const providerId = normaliseProvider(provider);
@@ -284,23 +289,39 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
     return null;
   }
 
-  function build(query: PriceQuery, providerId: string): CacheEntry {
-    let base: BaseMatch | null;
-    try {
-      base = resolve(providerId, query.model, query.atMs);
-    } catch (error) {
-      return { unknown: true, reason: `price_data_error: ${(error as Error).message}` };
+  /** The base price of (provider, model, day), shared by every tier of that day. */
+  function baseFor(providerId: string, query: PriceQuery, dayKey: string): BaseEntry {
+    let entry = bases.get(dayKey);
+    if (entry === undefined) {
+      try {
+        const base = resolve(providerId, query.model, query.atMs);
+        entry = base
+          ? { base, compiled: compilePrice(base.price) }
+          : { unknown: true, reason: 'unknown_model' };
+      } catch (error) {
+        entry = { unknown: true, reason: `price_data_error: ${(error as Error).message}` };
+      }
+      // Time-of-day prices change within a day: such a model is resolved per call, never cached.
+      if (!('base' in entry && entry.base.hasTimeOfDay)) {
+        if (bases.size >= CACHE_LIMIT) bases.clear();
+        bases.set(dayKey, entry);
+      }
     }
-    if (!base) return { unknown: true, reason: 'unknown_model' };
-    const plan = planTier(providerId, base.modelId, query, query.atMs);
-    return { base, plan, compiled: compilePrice(base.price), provenance: new Map() };
+    return entry;
   }
 
-  function provenance(resolved: Resolved, level: number, inputTokens: number): Record<string, unknown> {
+  function build(query: PriceQuery, providerId: string, dayKey: string): CacheEntry {
+    const found = baseFor(providerId, query, dayKey);
+    if ('unknown' in found) return found;
+    const plan = planTier(providerId, found.base.modelId, query, query.atMs);
+    return { base: found.base, plan, compiled: found.compiled, provenance: new Map() };
+  }
+
+  function provenance(resolved: Resolved, level: number, inputTokens: number) {
     let cached = resolved.provenance.get(level);
     if (!cached) {
       const { base, plan, compiled } = resolved;
-      cached = Object.freeze({
+      const rates = Object.freeze({
         unit: 'usd_per_mtok',
         model: base.modelId,
         effective_from: base.effectiveFrom,
@@ -311,6 +332,7 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
         ...(plan.rule ? { tier_rule: plan.rule } : {}),
         ...(plan.reason ? { estimated_because: plan.reason } : {}),
       });
+      cached = { rates, json: JSON.stringify(rates) };
       resolved.provenance.set(level, cached);
     }
     return cached;
@@ -325,28 +347,27 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
 
     price(query: PriceQuery): PriceResult {
       const providerId = normaliseProvider(query.provider);
-      const key = `${providerId}\u0000${query.model}\u0000${Math.floor(query.atMs / MS_PER_DAY)}\u0000${
-        query.serviceTier ?? ''
-      }\u0000${query.batch ? 1 : 0}\u0000${query.completionWindow ?? ''}`;
+      const dayKey = `${providerId}\u0000${query.model}\u0000${Math.floor(query.atMs / MS_PER_DAY)}`;
+      const key = `${dayKey}\u0000${query.serviceTier ?? ''}\u0000${query.batch ? 1 : 0}\u0000${query.completionWindow ?? ''}`;
       let entry = cache.get(key);
       if (entry === undefined) {
-        entry = build(query, providerId);
-        if (entry && 'base' in entry && entry.base.hasTimeOfDay) {
-          // Time-of-day prices change within a day: resolve this call alone, cache nothing.
-        } else {
+        entry = build(query, providerId, dayKey);
+        if (!('base' in entry && entry.base.hasTimeOfDay)) {
           if (cache.size >= CACHE_LIMIT) cache.clear();
           cache.set(key, entry);
         }
       }
-      if (!entry || 'unknown' in entry) return unpriced(entry?.reason ?? 'unknown_model', null, null);
+      if ('unknown' in entry) return unpriced(entry.reason, null, null);
 
       const outcome = computeCost(entry.compiled, query.usage, entry.plan.multiplier);
       if (!outcome.ok) return unpriced(outcome.reason, outcome.detail, entry.plan.tier);
+      const { rates, json } = provenance(entry, outcome.level, query.usage.promptTokens);
       return {
         costNanoUsd: outcome.costNanoUsd,
         status: entry.plan.status,
         source: entry.base.source,
-        rates: provenance(entry, outcome.level, query.usage.promptTokens),
+        rates,
+        ratesJson: json,
         tier: entry.plan.tier,
         reason: entry.plan.reason,
       };

@@ -21,6 +21,8 @@ export interface PriceResult {
   source: string | null;
   /** The rates and multipliers applied (or why there are none), for provenance. */
   rates: Record<string, unknown> | null;
+  /** `rates` as JSON text, serialised once per distinct rate set (what is stored on the row). */
+  ratesJson: string | null;
   /** The service tier the cost was computed for: standard, batch, flex, priority, background_2h, ... */
   tier: string | null;
   /** Why the result is estimated or unpriced; null when priced. */

@@ -85,7 +85,7 @@ function priceRow(pricer: Pricer, row: RepriceRow): StoredPricing {
     costNanoUsd: result.costNanoUsd,
     status: result.status,
     source: result.source,
-    rates: result.rates ? JSON.stringify(result.rates) : null,
+    rates: result.ratesJson,
   };
 }
 
