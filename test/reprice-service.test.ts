@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { createRepriceService } from '../src/repricing/reprice-service.js';
+import { createRepriceService, createRepriceServiceFromConfig } from '../src/repricing/reprice-service.js';
 import { createTestApp, type TestContext } from './helpers.js';
 
 /** The reprice service as the CLI calls it, on a real SQLite file. */
@@ -78,7 +78,7 @@ test('only one reprice runs at a time; the second is a conflict, not a queue', a
 
 test('a row whose pricing changed since it was read is skipped, never overwritten', async () => {
   await ingest('gpt-4o-mini', 1);
-  const [row] = await ctx.store.scanUsageForReprice({}, 0, 10);
+  const [row] = await ctx.store.scanUsageForReprice({}, null, 10);
   if (!row) throw new Error('no row');
   const old = {
     costNanoUsd: row.costNanoUsd,
@@ -100,7 +100,7 @@ test('a row whose pricing changed since it was read is skipped, never overwritte
     { usageId: row.id, old: stale, new: { ...old, costNanoUsd: 2 } },
   ]);
   expect(result).toEqual({ applied: 0, skipped: 1 });
-  const [after] = await ctx.store.scanUsageForReprice({}, 0, 10);
+  const [after] = await ctx.store.scanUsageForReprice({}, null, 10);
   expect(after?.costNanoUsd).toBe(156_000);
   expect(await ctx.store.listRepriceChanges(runId, 0, 10)).toEqual([]);
   expect(await ctx.store.getRepriceRun(runId)).toMatchObject({
@@ -127,4 +127,20 @@ test('a run that fails part-way is recorded as failed with its error', async () 
     error: expect.stringMatching(/reprice_changes/),
     rowsScanned: 1,
   });
+});
+
+test('the CLI builds the same prices as the server from config: database overrides included', async () => {
+  await ingest('gpt-7-preview', 2);
+  await ctx.app.deps.prices.putOverrides(
+    { openai: [{ id: 'gpt-7-preview', prices: { input_mtok: 2, output_mtok: 2 } }] },
+    { actor: 'test', note: null },
+  );
+  const cli = await createRepriceServiceFromConfig({
+    config: ctx.app.deps.config,
+    store: ctx.store,
+    clock: ctx.clock,
+  });
+  const result = await cli.reprice({ model: 'gpt-7-preview', dryRun: true, actor: 'cli' });
+  expect(result).toMatchObject({ rows: 2, changed: 2, unpricedAfter: 0, auditId: null });
+  expect(result.priceSources[0]).toBe('override-db@v1');
 });

@@ -232,7 +232,7 @@ for (const backend of BACKENDS) {
           lastAt: 20,
         },
       ]);
-      const [row] = await store.scanUsageForReprice({ model: 'gpt-4o-mini-2024-07-18' }, 0, 10);
+      const [row] = await store.scanUsageForReprice({ model: 'gpt-4o-mini-2024-07-18' }, null, 10);
       expect(row).toMatchObject({ id: 1, cacheWriteTokens: 30, cacheWriteExtendedTokens: 20, batch: false });
 
       expect(await store.latestPriceOverrides()).toBeUndefined();
@@ -253,12 +253,20 @@ for (const backend of BACKENDS) {
       });
     });
 
-    test('pricing: the reprice scan is scoped and ordered by id; applied costs are audited and reversible', async () => {
-      await store.insertUsage([usage({ ts: 10 }), usage({ ts: 20 }), usage({ ts: 30, model: 'other' })]);
-      expect((await store.scanUsageForReprice({ startMs: 15, endMs: 30 }, 0, 10)).map((r) => r.id)).toEqual([
-        2, 3,
+    test('pricing: the reprice scan is scoped and ordered by (ts, id); applied costs are audited and reversible', async () => {
+      await store.insertUsage([
+        usage({ ts: 10 }),
+        usage({ ts: 20 }),
+        usage({ ts: 30, model: 'other' }),
+        usage({ ts: 20 }),
+        usage({ ts: 5 }),
       ]);
-      expect((await store.scanUsageForReprice({}, 1, 1)).map((r) => r.id)).toEqual([2]);
+      const ids = async (...args: Parameters<Store['scanUsageForReprice']>) =>
+        (await store.scanUsageForReprice(...args)).map((r) => r.id);
+      expect(await ids({}, null, 10)).toEqual([5, 1, 2, 4, 3]);
+      expect(await ids({ startMs: 15, endMs: 30 }, null, 10)).toEqual([2, 4, 3]);
+      expect(await ids({ model: 'gpt-4o-mini-2024-07-18' }, { ts: 20, id: 2 }, 10)).toEqual([4]);
+      expect(await ids({}, { ts: 10, id: 1 }, 2)).toEqual([2, 4]);
       const runId = await store.createRepriceRun({
         kind: 'reprice',
         undoOf: null,
@@ -303,7 +311,7 @@ for (const backend of BACKENDS) {
       expect(await store.listRepriceChanges(runId, 0, 10)).toEqual([{ usageId: 1, old, new: next }]);
       expect((await store.listRepriceRuns(10)).map((run) => run.id)).toEqual([runId]);
       expect(await store.getRepriceRun(runId + 1)).toBeUndefined();
-      const [changed] = await store.scanUsageForReprice({}, 0, 1);
+      const [changed] = await store.scanUsageForReprice({ startMs: 10, endMs: 10 }, null, 1);
       expect(changed).toMatchObject({
         costNanoUsd: 500_000,
         pricingSource: 'override-db@v1',

@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Pricer } from '../pricing/types.js';
@@ -9,8 +10,9 @@ import type {
   RepriceScope,
   Store,
   StoredPricing,
+  UsageCursor,
 } from '../storage/store.js';
-import type { PriceBook } from './price-book.js';
+import { createPriceBook, loadPriceFile, type PriceBook } from './price-book.js';
 
 /**
  * Reprice: the only way stored costs change. It prices the rows in scope again with the price
@@ -223,10 +225,10 @@ export function createRepriceService(deps: {
         const engine = prices.current();
         const tally = new Tally();
         let runId: number | null = null;
-        let afterId = 0;
+        let after: UsageCursor | null = null;
         try {
           while (true) {
-            const rows = await store.scanUsageForReprice(scope, afterId, chunkRows);
+            const rows = await store.scanUsageForReprice(scope, after, chunkRows);
             if (rows.length === 0) break;
             const changes: RepricedCost[] = [];
             for (const row of rows) {
@@ -241,7 +243,8 @@ export function createRepriceService(deps: {
               tally.add(row, before, after, changed);
               if (changed) changes.push({ usageId: row.id, old: before, new: after });
             }
-            afterId = rows[rows.length - 1]?.id ?? afterId;
+            const last = rows[rows.length - 1];
+            if (last) after = { ts: last.ts, id: last.id };
             if (!request.dryRun && changes.length > 0) {
               runId ??= await store.createRepriceRun({
                 kind: 'reprice',
@@ -317,4 +320,19 @@ export function createRepriceService(deps: {
       return store.listRepriceChanges(runId, afterUsageId, limit);
     },
   };
+}
+
+/**
+ * For the CLI: a reprice service on the prices the server would use (PRICES_FILE, then the
+ * database's overrides). Throws PriceFileError for a bad PRICES_FILE, like server startup.
+ */
+export async function createRepriceServiceFromConfig(deps: {
+  config: Config;
+  store: Store;
+  clock: Clock;
+}): Promise<RepriceService> {
+  const { config, store, clock } = deps;
+  const file = config.pricesFile ? loadPriceFile(config.pricesFile) : null;
+  const prices = await createPriceBook({ store, clock, file });
+  return createRepriceService({ store, prices, clock });
 }

@@ -246,8 +246,11 @@ export interface Store {
   /** Saves a new version (the document is already validated JSON text). */
   savePriceOverrides(input: Omit<PriceOverrideVersion, 'version'>): Promise<PriceOverrideVersion>;
 
-  /** Usage rows in scope with id > afterId, ascending by id, at most `limit`. */
-  scanUsageForReprice(scope: RepriceScope, afterId: number, limit: number): Promise<RepriceRow[]>;
+  /**
+   * Usage rows in scope after `after` (null: from the start), ascending by (ts, id), at most `limit`.
+   * Each call must cost in proportion to `limit`, not to the table (walk an index on ts).
+   */
+  scanUsageForReprice(scope: RepriceScope, after: UsageCursor | null, limit: number): Promise<RepriceRow[]>;
   createRepriceRun(run: NewRepriceRun): Promise<number>;
   /**
    * THE one way a stored cost changes. Atomically, for each change whose row still has exactly

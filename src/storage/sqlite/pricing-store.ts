@@ -119,12 +119,14 @@ export function createPricingMethods(db: Database.Database, writes: WriteQueue):
        FROM reprice_changes WHERE run_id = ? AND usage_id > ? ORDER BY usage_id LIMIT ?`,
   );
 
-  function scanStatement(scope: RepriceScope): Database.Statement {
-    const conditions = ['id > @afterId'];
+  // Keyset on (ts, id): idx_usage_model_ts or idx_usage_ts serve both the filter and the order, so a
+  // chunk never sorts or rescans the model's earlier rows.
+  function scanStatement(scope: RepriceScope, resume: boolean): Database.Statement {
+    const conditions = resume ? ['(ts, id) > (@afterTs, @afterId)'] : ['1'];
     if (scope.model !== undefined) conditions.push('model = @model');
     if (scope.startMs !== undefined) conditions.push('ts >= @startMs');
     if (scope.endMs !== undefined) conditions.push('ts <= @endMs');
-    const sql = `SELECT ${REPRICE_COLUMNS} FROM usage_log WHERE ${conditions.join(' AND ')} ORDER BY id LIMIT @limit`;
+    const sql = `SELECT ${REPRICE_COLUMNS} FROM usage_log WHERE ${conditions.join(' AND ')} ORDER BY ts, id LIMIT @limit`;
     let statement = scanStatements.get(sql);
     if (!statement) {
       statement = db.prepare(sql);
@@ -142,12 +144,18 @@ export function createPricingMethods(db: Database.Database, writes: WriteQueue):
       return writes.enqueue(() => insertOverrides.get(input) as PriceOverrideVersion);
     },
 
-    async scanUsageForReprice(scope, afterId, limit): Promise<RepriceRow[]> {
-      const params: Record<string, number | string> = { afterId, limit };
+    async scanUsageForReprice(scope, after, limit): Promise<RepriceRow[]> {
+      const params: Record<string, number | string> = { limit };
+      if (after) {
+        params.afterTs = after.ts;
+        params.afterId = after.id;
+      }
       if (scope.model !== undefined) params.model = scope.model;
       if (scope.startMs !== undefined) params.startMs = scope.startMs;
       if (scope.endMs !== undefined) params.endMs = scope.endMs;
-      const rows = scanStatement(scope).all(params) as (Omit<RepriceRow, 'batch'> & { batch: number })[];
+      const rows = scanStatement(scope, after !== null).all(params) as (Omit<RepriceRow, 'batch'> & {
+        batch: number;
+      })[];
       return rows.map((row) => ({ ...row, batch: row.batch === 1 }));
     },
 
