@@ -15,15 +15,23 @@
  * group commit to a real SQLite file with synchronous=FULL), in CPU microseconds per record, with
  * the engine against a stub pricer that returns a constant (what pricing cost before it priced
  * anything). CPU time, not wall time, so that a busy machine disturbs the comparison less.
+ *
+ * Last, a reprice of --reprice-rows stored rows (default 200k, 5 models, one of them unknown until
+ * an override prices it): dry run and applied run, wall time and the longest event-loop stall
+ * (what an ingest request arriving during the run would wait at most).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { calcPrice } from '@pydantic/genai-prices';
 import { buildApp } from '../src/app.js';
 import { testConfig } from '../src/config.js';
+import { createManualClock } from '../src/lib/clock.js';
 import { createPricingEngine } from '../src/pricing/pricing-engine.js';
 import type { PriceQuery, Pricer } from '../src/pricing/types.js';
+import { createPriceBook } from '../src/repricing/price-book.js';
+import { createRepriceService } from '../src/repricing/reprice-service.js';
 import { createSqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 
 const args = process.argv.slice(2);
@@ -258,5 +266,60 @@ for (const [name, results] of Object.entries(cases)) {
   show('  pricing engine', results.engine);
   console.log(`  engine / stub: ${((median(results.engine) / median(results.stub)) * 100).toFixed(1)}%`);
 }
+
+async function repriceRun(rows: number): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cg-bench-reprice-'));
+  const store = createSqliteStore(path.join(dir, 'usage.sqlite'));
+  // The store's read worker is unref'd (a server keeps the process alive); a script must itself.
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    const models = ['gpt-4o-mini', 'gpt-4o', 'o3', 'claude-haiku-4-5', 'gpt-7-preview'];
+    const insert = store.db.prepare(`INSERT INTO usage_log (ts, received_at, source, provider, model,
+        prompt_tokens, completion_tokens, total_tokens, cached_tokens, cost_nanousd, pricing_status)
+      VALUES (?, ?, 'ingest', ?, ?, ?, ?, ?, ?, NULL, 'unpriced')`);
+    store.db.transaction(() => {
+      for (let i = 0; i < rows; i += 1) {
+        const model = models[i % models.length] as string;
+        const prompt = 1000 + (i % 777);
+        insert.run(
+          START + i * 10_000,
+          START + i * 10_000,
+          model.startsWith('claude') ? 'anthropic' : 'openai',
+          model,
+          prompt,
+          200,
+          prompt + 200,
+          i % 3 === 0 ? 500 : 0,
+        );
+      }
+    })();
+    const clock = createManualClock(Date.UTC(2026, 10, 28));
+    const prices = await createPriceBook({ store, clock });
+    await prices.putOverrides(
+      { openai: [{ id: 'gpt-7-preview', prices: { input_mtok: 3, output_mtok: 12 } }] },
+      { actor: 'bench', note: null },
+    );
+    const service = createRepriceService({ store, prices, clock });
+    for (const dryRun of [true, false]) {
+      const stalls = monitorEventLoopDelay({ resolution: 1 });
+      stalls.enable();
+      const started = performance.now();
+      const result = await service.reprice({ dryRun, actor: 'bench' });
+      const seconds = (performance.now() - started) / 1000;
+      stalls.disable();
+      console.log(
+        `  ${dryRun ? 'dry run' : 'applied'}: ${result.rows.toLocaleString('en')} rows, ${result.changed.toLocaleString('en')} changed, ${seconds.toFixed(2)} s (${((seconds * 1e6) / result.rows).toFixed(1)} us/row), longest event-loop stall ${(stalls.max / 1e6).toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    clearInterval(keepAlive);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const REPRICE_ROWS = option('reprice-rows', 200_000);
+console.log(`\nreprice of ${REPRICE_ROWS.toLocaleString('en')} stored rows (5,000 per chunk):`);
+await repriceRun(REPRICE_ROWS);
 
 if (sink === 42) console.log('');
