@@ -40,6 +40,7 @@ export class ReadClient {
       const waiter = this.pending.get(response.id);
       if (!waiter) return;
       this.pending.delete(response.id);
+      if (this.pending.size === 0) worker.unref();
       if (response.ok) waiter.resolve(response.result);
       else waiter.reject(new Error(`read worker: ${response.error}`));
     });
@@ -59,6 +60,9 @@ export class ReadClient {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     const worker = this.ensureWorker();
     const id = this.nextId++;
+    // An idle worker must not keep the process alive, but a pending read must: otherwise a
+    // process with nothing else to do (a CLI command) exits before the answer arrives.
+    if (this.pending.size === 0) worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...request, id });
@@ -112,6 +116,7 @@ export class ReadClient {
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return;
+    worker.ref();
     await new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
       worker.postMessage({ op: 'close' });

@@ -1,0 +1,99 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import type { CliIo, GlobalOptions } from './context.js';
+import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { migrateCommand } from './migrate.js';
+import { serveCommand } from './serve.js';
+import { tokensCreateCommand, tokensDeactivateCommand, tokensListCommand } from './tokens.js';
+
+const EXIT_CODES_HELP = `
+Exit status:
+  0  done                      4  database cannot be opened or migrated
+  1  unexpected failure        5  input file missing, wrong kind, or would be overwritten
+  2  usage error               6  refused (unknown id, taken label, conflicting tokens)
+  3  configuration error       7  import finished but skipped rows (see its report)
+
+Configuration comes from the environment (docs/config.md); --db overrides DB_PATH.`;
+
+/** The command tree. Each action records its exit status in `result`. */
+function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command {
+  const program = new Command('cost-guardian');
+  program
+    .description('Cost Guardian: self-hosted cost tracking for LLM API calls.')
+    .version(VERSION, '-V, --version')
+    .option('--db <path>', 'database file (overrides DB_PATH)')
+    .helpCommand(false)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const globals = (command: Command) => command.optsWithGlobals<GlobalOptions>();
+  const run = (work: Promise<ExitCode>) => work.then(setResult);
+
+  program
+    .command('serve')
+    .description('start the HTTP service (what `npm start` and the container run); stops cleanly on SIGTERM')
+    .action((_options, command: Command) => run(serveCommand(io, globals(command))));
+
+  program
+    .command('migrate')
+    .description('create the database if needed and apply pending schema migrations')
+    .option('--dry-run', 'list pending migrations without applying them')
+    .action((options: { dryRun?: boolean }, command: Command) =>
+      run(migrateCommand(io, globals(command), options)),
+    );
+
+  const tokens = program.command('tokens').description('manage tracking tokens');
+  tokens
+    .command('list')
+    .description('list tracking tokens with their usage (token values masked unless --json)')
+    .option('--json', 'machine-readable output, with full token values')
+    .action((options: { json?: boolean }, command: Command) =>
+      run(tokensListCommand(io, globals(command), options)),
+    );
+  tokens
+    .command('create')
+    .description('create a tracking token and print it')
+    .argument('<label>', 'a unique name, 1-64 characters')
+    .option('--json', 'print {id, token, label, created_at}')
+    .action((label: string, options: { json?: boolean }, command: Command) =>
+      run(tokensCreateCommand(io, globals(command), label, options)),
+    );
+  tokens
+    .command('deactivate')
+    .description('stop accepting ingest for a tracking token (its history is kept)')
+    .argument('<id>', 'token id (see tokens list)')
+    .action((id: string, _options, command: Command) =>
+      run(tokensDeactivateCommand(io, globals(command), id)),
+    );
+
+  // `reprice` is registered here when the pricing engine's reprice() service lands (issue 3).
+
+  return program;
+}
+
+/** Runs the CLI on `argv` (process.argv shape) and returns the exit status; never calls process.exit. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  let result: ExitCode = EXIT.ok;
+  const program = createProgram(io, (code) => {
+    result = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return result;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CliError) {
+      io.stderr.write(`cost-guardian: ${error.message}\n`);
+      return error.exitCode;
+    }
+    io.stderr.write(
+      `cost-guardian: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return EXIT.failure;
+  }
+}
