@@ -82,7 +82,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     const auth = request.routeOptions.config.auth;
     if (auth === 'ingest') return authenticate.ingest(request);
     await limitAdmin(request, reply);
-    if (auth === 'admin') await authenticate.admin(request);
+    if (auth === 'admin' || auth === 'metrics') await authenticate.admin(request);
   });
 
   await registerRoutes(app, deps);

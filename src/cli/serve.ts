@@ -11,8 +11,11 @@ const SHUTDOWN_GRACE_MS = 10_000;
  */
 export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<ExitCode> {
   const config = loadCliConfig(io, global);
-  const metrics = new Metrics();
-  const store = openCliStore(config, { onCommit: (records, ms) => metrics.recordCommit(records, ms) });
+  const metrics = new Metrics({ processMetrics: true });
+  const store = openCliStore(config, {
+    onCommit: (records, ms) => metrics.recordCommit(records, ms),
+    onRead: (operation, ms) => metrics.recordRead(operation, ms),
+  });
   let server: RunningServer;
   try {
     server = await startServer({ config, store, metrics });

@@ -5,6 +5,7 @@ import { dataRoutes } from './data.js';
 import type { HttpDeps } from './deps.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
+import { prometheusRoutes } from './prometheus.js';
 import { tokenRoutes } from './tokens.js';
 
 /**
@@ -15,6 +16,7 @@ import { tokenRoutes } from './tokens.js';
  *   POST /ingest, /ingest/batch        ingest   ingest.ts
  *   GET|POST /ingest/tokens, PATCH /ingest/tokens/:id/active, DELETE /ingest/tokens/:id   admin   tokens.ts
  *   POST /log (deprecated), GET /metrics, GET /models, DELETE /reset                      admin   admin.ts
+ *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
@@ -24,4 +26,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(ingestRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(adminRoutes(deps));
+  await app.register(prometheusRoutes(deps));
 }

@@ -33,7 +33,7 @@ export function registerObservability(
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const durationMs = reply.elapsedTime;
-    deps.metrics.recordRequest(route, reply.statusCode, durationMs);
+    deps.metrics.recordRequest(route, reply.statusCode, durationMs, request.method);
     if (reply.statusCode >= 400 || (deps.sampleRate > 0 && Math.random() < deps.sampleRate)) {
       request.log.info(
         {

@@ -29,7 +29,10 @@ export class ReadClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private closed = false;
 
-  constructor(private readonly dbPath: string) {}
+  constructor(
+    private readonly dbPath: string,
+    private readonly onRead?: (operation: string, durationMs: number) => void,
+  ) {}
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
@@ -63,10 +66,14 @@ export class ReadClient {
     // An idle worker must not keep the process alive, but a pending read must: otherwise a
     // process with nothing else to do (a CLI command) exits before the answer arrives.
     if (this.pending.size === 0) worker.ref();
-    return new Promise<T>((resolve, reject) => {
+    const started = performance.now();
+    const answer = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...request, id });
     });
+    if (!this.onRead) return answer;
+    const onRead = this.onRead;
+    return answer.finally(() => onRead(request.op, performance.now() - started));
   }
 
   ping(): Promise<unknown> {

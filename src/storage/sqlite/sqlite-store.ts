@@ -23,6 +23,8 @@ export interface SqliteStoreOptions {
   onCommit?: (records: number, durationMs: number) => void;
   /** Most records per group-commit transaction. */
   maxBatchRecords?: number;
+  /** Called when the read worker answers, with the operation and the time since it was asked; for metrics. */
+  onRead?: (operation: string, durationMs: number) => void;
 }
 
 export interface SqliteStore extends Store {
@@ -55,7 +57,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const db = openDatabase(dbPath);
   migrate(db);
   const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit);
-  const reads = new ReadClient(dbPath);
+  const reads = new ReadClient(dbPath, options.onRead);
 
   const insertUsage = db.prepare(INSERT_USAGE);
   const findEvent = db.prepare('SELECT id FROM usage_log WHERE ingest_token_id = ? AND event_id = ?');
