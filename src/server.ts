@@ -43,7 +43,14 @@ export async function startServer(input: {
     address,
     close() {
       closing ??= (async () => {
-        await app.close();
+        // Keep-alive sockets that finish their request after close() began would hold the server
+        // open: close each one as soon as it is idle.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
         await store.close();
       })();
       return closing;
