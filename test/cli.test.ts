@@ -20,6 +20,7 @@ describe('help and usage errors', () => {
     ['tokens', 'list'],
     ['tokens', 'create'],
     ['tokens', 'deactivate'],
+    ['export'],
   ];
   test.each(commands)('`%s --help` describes the command and exits 0', async (...words) => {
     const run = await box.cli([...words, '--help']);
@@ -30,7 +31,7 @@ describe('help and usage errors', () => {
   test('the top-level help lists every command and the exit statuses', async () => {
     const run = await box.cli(['--help']);
     expect(run.code).toBe(EXIT.ok);
-    for (const name of ['serve', 'migrate', 'tokens']) expect(run.stdout).toContain(name);
+    for (const name of ['serve', 'migrate', 'tokens', 'export']) expect(run.stdout).toContain(name);
     expect(run.stdout).toContain('Exit status:');
   });
 

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import type { CliIo, GlobalOptions } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { type ExportOptions, exportCommand } from './export.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { tokensCreateCommand, tokensDeactivateCommand, tokensListCommand } from './tokens.js';
@@ -70,6 +71,18 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
     .action((id: string, _options, command: Command) =>
       run(tokensDeactivateCommand(io, globals(command), id)),
     );
+
+  program
+    .command('export')
+    .description('write usage rows as CSV (the columns of GET /data?format=csv) or JSON lines')
+    .option('-o, --output <file>', 'file to write, or - for stdout', '-')
+    .option('-f, --format <format>', 'csv or jsonl (default: from the file extension, else csv)')
+    .option('--start <date>', 'from this day or instant (YYYY-MM-DD or ISO-8601, UTC), inclusive')
+    .option('--end <date>', 'through this day or instant, inclusive')
+    .option('--model <name>', 'only this model (exact)')
+    .option('--token-id <id>', 'only this tracking token')
+    .option('--force', 'replace the output file if it exists')
+    .action((options: ExportOptions, command: Command) => run(exportCommand(io, globals(command), options)));
 
   // `reprice` is registered here when the pricing engine's reprice() service lands (issue 3).
 

@@ -4,6 +4,7 @@ import type { CliStream } from './context.js';
 export interface Progress {
   /** Total units of work (rows, pages); may change while running (a backup that restarts). */
   setTotal(total: number): void;
+  /** Units done so far; without a total the line shows a running count instead of a bar. */
   update(done: number): void;
   stop(): void;
 }
@@ -20,29 +21,31 @@ export function createProgress(
   unit: string,
 ): Progress {
   if (!stream.isTTY) return SILENT;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted}`,
-      hideCursor: true,
-      clearOnComplete: false,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+  let bar: cliProgress.SingleBar | undefined;
+  let total: number | undefined;
+  const start = (value: number) => {
+    const format =
+      total === undefined
+        ? `${label} {value} ${unit} | {duration_formatted}`
+        : `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted}`;
+    bar = new cliProgress.SingleBar(
+      { stream, format, hideCursor: true, clearOnComplete: false, etaBuffer: 50 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total ?? 0, value);
+  };
   return {
-    setTotal(total) {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      } else bar.setTotal(total);
+    setTotal(value) {
+      total = value;
+      if (bar) bar.setTotal(value);
+      else start(0);
     },
     update(done) {
-      if (started) bar.update(done);
+      if (!bar) start(done);
+      else bar.update(done);
     },
     stop() {
-      if (started) bar.stop();
+      bar?.stop();
     },
   };
 }
