@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { type BackupCommandOptions, backupCommand } from './backup.js';
 import type { CliIo, GlobalOptions } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { type ExportOptions, exportCommand } from './export.js';
@@ -83,6 +84,20 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
     .option('--token-id <id>', 'only this tracking token')
     .option('--force', 'replace the output file if it exists')
     .action((options: ExportOptions, command: Command) => run(exportCommand(io, globals(command), options)));
+
+  program
+    .command('backup')
+    .description('copy the live database to a file, consistent as of one commit, while the service runs')
+    .argument('[destination]', 'file or directory (default: backups/ beside the database)')
+    .option('--force', 'replace the destination file if it exists')
+    .option('--pages-per-step <n>', 'pages copied between pauses (default 256)')
+    .addHelpText(
+      'after',
+      '\nRestore: stop the service, replace the database file with the backup, start it. See docs/operations.md.',
+    )
+    .action((destination: string | undefined, options: BackupCommandOptions, command: Command) =>
+      run(backupCommand(io, globals(command), destination, options)),
+    );
 
   // `reprice` is registered here when the pricing engine's reprice() service lands (issue 3).
 
