@@ -22,6 +22,7 @@ describe('help and usage errors', () => {
     ['tokens', 'deactivate'],
     ['export'],
     ['backup'],
+    ['import-original'],
   ];
   test.each(commands)('`%s --help` describes the command and exits 0', async (...words) => {
     const run = await box.cli([...words, '--help']);
@@ -32,7 +33,8 @@ describe('help and usage errors', () => {
   test('the top-level help lists every command and the exit statuses', async () => {
     const run = await box.cli(['--help']);
     expect(run.code).toBe(EXIT.ok);
-    for (const name of ['serve', 'migrate', 'tokens', 'export', 'backup']) expect(run.stdout).toContain(name);
+    for (const name of ['serve', 'migrate', 'tokens', 'export', 'backup', 'import-original'])
+      expect(run.stdout).toContain(name);
     expect(run.stdout).toContain('Exit status:');
   });
 

@@ -1,5 +1,7 @@
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import type { AppError } from '../errors.js';
+import { createBuiltinPricer } from '../pricing/builtin-pricer.js';
+import type { Pricer } from '../pricing/types.js';
 import {
   createSqliteStore,
   type SqliteStore,
@@ -73,4 +75,9 @@ export function fromAppError(error: AppError): CliError {
 
 export function writeLine(stream: CliStream, line = ''): void {
   stream.write(`${line}\n`);
+}
+
+/** The pricer CLI commands price with: the same one the service uses (`buildApp`'s default). */
+export function createCliPricer(_config: Config): Pricer {
+  return createBuiltinPricer();
 }

@@ -4,6 +4,7 @@ import { type BackupCommandOptions, backupCommand } from './backup.js';
 import type { CliIo, GlobalOptions } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { type ExportOptions, exportCommand } from './export.js';
+import { type ImportOriginalOptions, importOriginalCommand } from './import-original.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { tokensCreateCommand, tokensDeactivateCommand, tokensListCommand } from './tokens.js';
@@ -84,6 +85,28 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
     .option('--token-id <id>', 'only this tracking token')
     .option('--force', 'replace the output file if it exists')
     .action((options: ExportOptions, command: Command) => run(exportCommand(io, globals(command), options)));
+
+  program
+    .command('import-original')
+    .description(
+      'import a database of the original (Python/Flask) Cost Guardian, v0.2 or v0.3; safe to repeat',
+    )
+    .argument('<path>', "the original's usage_log.sqlite (it is only read)")
+    .option(
+      '--undated-at <time>',
+      'import rows whose timestamp is missing or not a date at this ISO-8601 time',
+    )
+    .option('--dry-run', 'read and check everything, report, write nothing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      '\nTokens keep their ids, labels and values; every row keeps its token and is re-priced, with the\n' +
+        "original's cost kept as clientCostUSD. Times without a zone are read as UTC. Rows that cannot be\n" +
+        'imported are listed by id (exit status 7). See docs/operations.md.',
+    )
+    .action((sourcePath: string, options: ImportOriginalOptions, command: Command) =>
+      run(importOriginalCommand(io, globals(command), sourcePath, options)),
+    );
 
   program
     .command('backup')
