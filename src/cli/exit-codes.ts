@@ -23,6 +23,18 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** One line per status, for `--help`. */
+export const EXIT_SUMMARY: Record<keyof typeof EXIT, string> = {
+  ok: 'done',
+  failure: 'unexpected failure',
+  usage: 'usage error',
+  config: 'configuration error',
+  database: 'database cannot be opened or migrated',
+  input: 'input file missing, wrong kind, or would be overwritten',
+  refused: 'refused (unknown id, taken label, conflicting tokens)',
+  partial: 'import finished but skipped rows (see its report)',
+};
+
 /** A failure the CLI reports as one line on stderr and a specific exit status. */
 export class CliError extends Error {
   readonly exitCode: ExitCode;

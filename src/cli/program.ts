@@ -2,21 +2,20 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { type BackupCommandOptions, backupCommand } from './backup.js';
 import type { CliIo, GlobalOptions } from './context.js';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, EXIT_SUMMARY, type ExitCode } from './exit-codes.js';
 import { type ExportOptions, exportCommand } from './export.js';
 import { type ImportOriginalOptions, importOriginalCommand } from './import-original.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { tokensCreateCommand, tokensDeactivateCommand, tokensListCommand } from './tokens.js';
 
-const EXIT_CODES_HELP = `
-Exit status:
-  0  done                      4  database cannot be opened or migrated
-  1  unexpected failure        5  input file missing, wrong kind, or would be overwritten
-  2  usage error               6  refused (unknown id, taken label, conflicting tokens)
-  3  configuration error       7  import finished but skipped rows (see its report)
-
-Configuration comes from the environment (docs/config.md); --db overrides DB_PATH.`;
+const EXIT_CODES_HELP = [
+  '',
+  'Exit status:',
+  ...Object.entries(EXIT).map(([name, code]) => `  ${code}  ${EXIT_SUMMARY[name as keyof typeof EXIT]}`),
+  '',
+  'Configuration comes from the environment (docs/config.md); --db overrides DB_PATH.',
+].join('\n');
 
 /** The command tree. Each action records its exit status in `result`. */
 function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command {
