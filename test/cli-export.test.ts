@@ -48,8 +48,13 @@ afterEach(async () => {
 });
 
 async function cli(...args: string[]) {
+  return cliWith({ terminal: false }, ...args);
+}
+
+async function cliWith(options: { terminal: boolean }, ...args: string[]) {
   const stdout = new Capture();
   const stderr = new Capture();
+  stderr.isTTY = options.terminal;
   const code = await runCli(['node', 'cost-guardian', ...args], {
     env: { DB_PATH: ctx.dbPath, LOG_LEVEL: 'silent' },
     cwd: ctx.dir,
@@ -115,4 +120,12 @@ test('bad arguments exit 2 and an existing file exits 5 unless --force', async (
   expect((await cli('export', '-o', file, '--force')).code).toBe(EXIT.ok);
   expect(readFileSync(file, 'utf8')).toContain('gpt-4o-mini');
   expect(existsSync(`${file}.partial-${process.pid}`)).toBe(false);
+});
+
+test('on a terminal a progress bar is drawn on stderr, and stdout carries the same data', async () => {
+  const plain = await cli('export', '--format', 'jsonl');
+  const terminal = await cliWith({ terminal: true }, 'export', '--format', 'jsonl');
+  expect(terminal.stdout).toBe(plain.stdout);
+  expect(plain.stderr).not.toContain('export [');
+  expect(terminal.stderr).toMatch(/export \[[^\]]*\] 100% \| 4\/4 rows/);
 });
