@@ -46,10 +46,12 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
       force.unref();
       server.close().then(
         () => {
+          clearTimeout(force);
           log.info('shutdown complete');
           resolve(EXIT.ok);
         },
         (error: unknown) => {
+          clearTimeout(force);
           log.error({ err: error }, 'shutdown failed');
           resolve(EXIT.failure);
         },
