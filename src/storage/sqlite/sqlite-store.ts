@@ -25,6 +25,8 @@ export interface SqliteStoreOptions {
   onCommit?: (records: number, durationMs: number) => void;
   /** Most records per group-commit transaction. */
   maxBatchRecords?: number;
+  /** Called when the read worker answers, with the operation and the time since it was asked; for metrics. */
+  onRead?: (operation: string, durationMs: number) => void;
 }
 
 export interface SqliteStore extends Store {
@@ -71,7 +73,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     touched = new Map();
     for (const [id, seenAt] of pending) touchToken.run({ id, seenAt });
   });
-  const reads = new ReadClient(dbPath);
+  const reads = new ReadClient(dbPath, options.onRead);
   const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
   const insertUsage = db.prepare(INSERT_USAGE);
