@@ -251,6 +251,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
         totalTokens: promptTokens + completionTokens,
         cachedTokens,
         cacheWriteTokens: 0,
+        cacheWriteExtendedTokens: 0,
         reasoningTokens,
         inputAudioTokens: 0,
         outputAudioTokens: 0,

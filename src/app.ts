@@ -5,18 +5,19 @@ import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
-import { createRequestIdGenerator, registerObservability } from './http/hooks/observe.js';
+import { createRequestIdGenerator, loggerOptions, registerObservability } from './http/hooks/observe.js';
 import { createAdminRateLimiter } from './http/hooks/rate-limit.js';
 import { registerRoutes } from './http/routes.js';
 import { ErrorBody } from './http/schemas.js';
 import { createIngestService } from './ingest/ingest-service.js';
 import { type Clock, systemClock } from './lib/clock.js';
-import { bodyAjv, describeValidationError, textAjv } from './lib/validator.js';
+import { bodyAjv, describeValidationErrors, textAjv } from './lib/validator.js';
 import { Metrics } from './metrics/metrics.js';
-import { createBuiltinPricer } from './pricing/builtin-pricer.js';
 import type { Pricer } from './pricing/types.js';
 import type { BucketStore } from './ratelimit/bucket-store.js';
 import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
+import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
+import { createRepriceService } from './repricing/reprice-service.js';
 import type { Store } from './storage/store.js';
 
 export interface AppDeps {
@@ -24,6 +25,8 @@ export interface AppDeps {
   store: Store;
   clock?: Clock;
   pricer?: Pricer;
+  /** Overrides file already loaded; default: loaded from config.pricesFile (throws PriceFileError). */
+  priceFile?: PriceFile | null;
   buckets?: BucketStore;
   metrics?: Metrics;
   /** A pino-compatible logger; default: Fastify's pino at config.logLevel. */
@@ -38,24 +41,29 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const clock = input.clock ?? systemClock;
   const metrics = input.metrics ?? new Metrics();
   const buckets = input.buckets ?? new MemoryBucketStore();
-  const pricer = input.pricer ?? createBuiltinPricer();
+  const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
+  const prices = await createPriceBook({ store, clock, file: priceFile });
+  const pricer = input.pricer ?? prices.pricer;
+  const reprice = createRepriceService({ store, prices, clock });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
-  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest };
+  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest, prices, reprice };
 
   const app = Fastify({
-    ...(input.logger ? { loggerInstance: input.logger } : { logger: { level: config.logLevel } }),
+    ...(input.logger ? { loggerInstance: input.logger } : { logger: loggerOptions(config) }),
     // The access log is ours (hooks/observe.ts): sampled, so that it does not cost throughput.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     genReqId: createRequestIdGenerator(),
     return503OnClosing: true,
-    schemaErrorFormatter: (errors) => new Error(errors.map((e) => describeValidationError(e)).join('; ')),
+    schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? bodyAjv.compile(schema) : textAjv.compile(schema),
   );
+  // Only JSON bodies are accepted: any other Content-Type is a 415 (Fastify also parses text/plain).
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorBody);
   registerErrorHandling(app);
   registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });
@@ -63,7 +71,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   if (config.allowedOrigins.length > 0) {
     await app.register(cors, {
       origin: [...config.allowedOrigins],
-      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       allowedHeaders: ['Content-Type', 'X-API-Key', 'X-Ingest-Key'],
       exposedHeaders: [
         'X-Request-Id',
@@ -82,7 +90,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     const auth = request.routeOptions.config.auth;
     if (auth === 'ingest') return authenticate.ingest(request);
     await limitAdmin(request, reply);
-    if (auth === 'admin') await authenticate.admin(request);
+    if (auth === 'admin' || auth === 'metrics') await authenticate.admin(request);
   });
 
   await registerRoutes(app, deps);

@@ -18,6 +18,8 @@ export interface Config {
   readonly apiKey: string | undefined;
   /** Ingest key; undefined means ingest is open (development only). */
   readonly ingestKey: string | undefined;
+  /** Bearer token that lets a scraper read /metrics/prometheus without the admin key. */
+  readonly metricsToken: string | undefined;
   readonly allowedOrigins: readonly string[];
   readonly trustProxy: boolean;
   readonly rateLimit: {
@@ -29,6 +31,8 @@ export interface Config {
   /** Failed admin/ingest key attempts allowed per client IP (burst; refills per minute). */
   readonly authFailuresPerMinute: number;
   readonly defaultProvider: string;
+  /** User price overrides (YAML or JSON); undefined means none. See docs/pricing.md. */
+  readonly pricesFile: string | undefined;
   /** Kept only so old .env files still parse; see docs/config.md. */
   readonly openaiModel: string | undefined;
   readonly trackingTokenLength: number;
@@ -103,6 +107,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'Ingest key, sent as X-Ingest-Key. Unset in development means ingest accepts any caller.',
   },
   {
+    name: 'METRICS_TOKEN',
+    default: '',
+    unit: 'secret (16+ characters)',
+    description:
+      'Lets a Prometheus scraper read /metrics/prometheus with "Authorization: Bearer <token>". Unset: that page needs X-API-Key.',
+  },
+  {
     name: 'ALLOWED_ORIGINS',
     default: '',
     unit: 'comma list of origins',
@@ -155,6 +166,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: 'openai',
     unit: 'provider id',
     description: 'Provider assumed for ingest records that do not name one.',
+  },
+  {
+    name: 'PRICES_FILE',
+    default: '',
+    unit: 'path (YAML or JSON)',
+    description:
+      'User price overrides, read at startup; a bad entry stops startup naming it. Format and precedence: docs/pricing.md.',
   },
   {
     name: 'OPENAI_MODEL',
@@ -231,6 +249,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       problems.push('INGEST_KEY is required when ENV=production: it authenticates POST /ingest');
   }
 
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    problems.push('METRICS_TOKEN must be at least 16 characters (it is a password for the metrics page)');
+
   const port = integer('SERVER_PORT', 5001, 0, 65_535);
   const dataDir = path.resolve(cwd, read('DATA_DIR') ?? 'data');
   const dbFilename = read('DB_FILENAME') ?? 'usage_log.sqlite';
@@ -293,8 +315,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     problems.push(`PROVIDER must be a provider id like "openai" (got "${defaultProvider}")`);
   }
 
+  const pricesFileRaw = read('PRICES_FILE');
+  const pricesFile = pricesFileRaw ? path.resolve(cwd, pricesFileRaw) : undefined;
+
   const host = read('HOST') ?? (mode === 'development' && !apiKey ? '127.0.0.1' : '0.0.0.0');
-  if (!apiKey && !isLoopback(host)) {
+  if (mode === 'development' && !apiKey && !isLoopback(host)) {
     problems.push(
       `HOST=${host} would expose an open admin API to the network: set API_KEY, or bind HOST to 127.0.0.1`,
     );
@@ -310,12 +335,14 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dbPath,
     apiKey,
     ingestKey,
+    metricsToken,
     allowedOrigins: Object.freeze(allowedOrigins.map((o) => o.replace(/\/$/, ''))),
     trustProxy: ['true', '1', 'yes'].includes(trustProxyRaw),
     rateLimit: Object.freeze({ ratePerMinute, burst, exemptPaths: Object.freeze(exemptPaths) }),
     ingestRateLimit: Object.freeze({ ratePerMinute: ingestRate, burst: ingestBurst }),
     authFailuresPerMinute,
     defaultProvider,
+    pricesFile,
     openaiModel: read('OPENAI_MODEL'),
     trackingTokenLength,
     bodyLimitBytes,

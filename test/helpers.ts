@@ -22,7 +22,11 @@ export interface TestContext {
   createToken(label?: string): Promise<{ id: number; token: string }>;
   /** POST /ingest with the ingest key. */
   ingest(body: unknown, headers?: Record<string, string>): Promise<Response>;
-  admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<Response>;
+  admin(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: unknown,
+  ): Promise<Response>;
 }
 
 export const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
@@ -42,7 +46,10 @@ export async function createTestApp(
     ...env,
   });
   const metrics = new Metrics();
-  const store = createSqliteStore(config.dbPath, { onCommit: (n, ms) => metrics.recordCommit(n, ms) });
+  const store = createSqliteStore(config.dbPath, {
+    onCommit: (n, ms) => metrics.recordCommit(n, ms),
+    onRead: (operation, ms) => metrics.recordRead(operation, ms),
+  });
   const clock = createManualClock(T0);
   const app = await buildApp({ config, store, clock: options.clock ?? clock, metrics });
   await app.ready();

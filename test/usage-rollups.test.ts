@@ -95,6 +95,7 @@ function randomRecord(eventNumber: number): NewUsage {
     totalTokens: promptTokens + completionTokens,
     cachedTokens,
     cacheWriteTokens: 0,
+    cacheWriteExtendedTokens: 0,
     reasoningTokens: Math.floor(next() * completionTokens * 0.3),
     inputAudioTokens: 0,
     outputAudioTokens: next() < 0.1 ? 7 : 0,
@@ -256,17 +257,57 @@ async function ingest(count: number, firstEvent: number): Promise<void> {
   await Promise.all(calls);
 }
 
+/**
+ * Reprices a random share of the rows through the Store's one cost-changing path
+ * (applyRepricedCosts), plus one change whose old pricing is stale (it must be skipped).
+ */
 async function reprice(share: number): Promise<number> {
-  const rows = rawRows().filter(() => next() < share);
-  const changes = rows.map((row) => {
-    const costNanoUsd = next() < 0.2 ? null : Math.floor(next() * 5_000_000);
-    const pricingStatus: PricingStatus = costNanoUsd === null ? 'unpriced' : 'priced';
-    return { id: row.id, costNanoUsd, pricingStatus, pricingSource: 'reprice-test', pricingRates: null };
+  const rows = store.db
+    .prepare(
+      'SELECT id, cost_nanousd AS cost, pricing_status AS status, pricing_source AS source, pricing_rates AS rates FROM usage_log',
+    )
+    .all() as {
+    id: number;
+    cost: number | null;
+    status: PricingStatus;
+    source: string | null;
+    rates: string | null;
+  }[];
+  const changes = rows
+    .filter(() => next() < share)
+    .map((row) => {
+      const costNanoUsd = next() < 0.2 ? null : Math.floor(next() * 5_000_000);
+      return {
+        usageId: row.id,
+        old: { costNanoUsd: row.cost, status: row.status, source: row.source, rates: row.rates },
+        new: {
+          costNanoUsd,
+          status: (costNanoUsd === null ? 'unpriced' : 'priced') as PricingStatus,
+          source: 'reprice-test',
+          rates: null,
+        },
+      };
+    });
+  const stale = rows[0];
+  if (stale) {
+    changes.push({
+      usageId: stale.id,
+      old: { costNanoUsd: 1, status: 'priced', source: 'not-what-is-stored', rates: null },
+      new: { costNanoUsd: 2, status: 'priced', source: 'reprice-test', rates: null },
+    });
+  }
+  const runId = await store.createRepriceRun({
+    kind: 'reprice',
+    undoOf: null,
+    actor: 'test',
+    requestId: null,
+    startedAt: START,
+    scope: {},
+    priceSources: ['test'],
   });
-  return store.updateUsageCosts([
-    ...changes,
-    { id: 999_999_999, costNanoUsd: 1, pricingStatus: 'priced', pricingSource: null, pricingRates: null },
-  ]);
+  const { applied, skipped } = await store.applyRepricedCosts(runId, changes);
+  expect(skipped).toBeGreaterThanOrEqual(1);
+  return applied;
 }
 
 test('rollups equal a recomputation from the raw rows after ingests, duplicates, deletions, reprices and a reset', async () => {

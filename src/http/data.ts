@@ -2,11 +2,10 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
-import { csvNumber, csvRow, csvText, UTF8_BOM } from '../lib/csv.js';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { formatNanoUsd, nanoToUsd } from '../lib/money.js';
-import { formatIsoTime, MS_PER_DAY, parseIsoTime } from '../lib/time.js';
-import type { UsageFilter, UsageRow } from '../storage/store.js';
+import { MS_PER_DAY, parseIsoTime } from '../lib/time.js';
+import { toApiRow } from '../lib/usage-export.js';
+import type { UsageFilter } from '../storage/store.js';
 import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
@@ -74,118 +73,22 @@ const UsageRowBody = Type.Object({
   source: Type.String(),
   cachedTokens: Type.Integer(),
   cacheWriteTokens: Type.Integer(),
+  cacheWriteExtendedTokens: Type.Integer(),
   reasoningTokens: Type.Integer(),
   inputAudioTokens: Type.Integer(),
   outputAudioTokens: Type.Integer(),
   serviceTier: Type.Union([Type.String(), Type.Null()]),
   batch: Type.Boolean(),
   pricingStatus: Type.String(),
+  pricingSource: Type.Union([Type.String(), Type.Null()], {
+    description: 'Price layer and version that priced the row, e.g. genai-prices@0.1.8.',
+  }),
   clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
   user: Type.Union([Type.String(), Type.Null()], { description: 'End-user id sent with the record.' }),
   tags: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
     description: 'Tags sent with the record.',
   }),
 });
-
-function toApiRow(row: UsageRow) {
-  return {
-    id: row.id,
-    timestamp: formatIsoTime(row.ts),
-    model: row.model,
-    promptTokens: row.promptTokens,
-    completionTokens: row.completionTokens,
-    totalTokens: row.totalTokens,
-    estimatedCostUSD: row.costNanoUsd === null ? null : nanoToUsd(row.costNanoUsd),
-    provider: row.provider,
-    ingestTokenId: row.ingestTokenId,
-    tokenLabel: row.tokenLabel,
-    eventId: row.eventId,
-    source: row.source,
-    cachedTokens: row.cachedTokens,
-    cacheWriteTokens: row.cacheWriteTokens,
-    reasoningTokens: row.reasoningTokens,
-    inputAudioTokens: row.inputAudioTokens,
-    outputAudioTokens: row.outputAudioTokens,
-    serviceTier: row.serviceTier,
-    batch: row.batch,
-    pricingStatus: row.pricingStatus,
-    clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
-    user: row.user,
-    tags: row.tags,
-  };
-}
-
-/** The original's seven columns first (same names), then ours. */
-const CSV_HEADER = [
-  'id',
-  'timestamp',
-  'model',
-  'promptTokens',
-  'completionTokens',
-  'totalTokens',
-  'estimatedCostUSD',
-  'provider',
-  'ingestTokenId',
-  'tokenLabel',
-  'eventId',
-  'source',
-  'cachedTokens',
-  'cacheWriteTokens',
-  'reasoningTokens',
-  'inputAudioTokens',
-  'outputAudioTokens',
-  'serviceTier',
-  'batch',
-  'pricingStatus',
-  'clientCostUSD',
-  'user',
-  'tags',
-];
-
-function toCsvLine(row: UsageRow): string {
-  return csvRow([
-    csvNumber(row.id),
-    csvText(formatIsoTime(row.ts)),
-    csvText(row.model),
-    csvNumber(row.promptTokens),
-    csvNumber(row.completionTokens),
-    csvNumber(row.totalTokens),
-    row.costNanoUsd === null ? '' : formatNanoUsd(row.costNanoUsd),
-    csvText(row.provider),
-    csvNumber(row.ingestTokenId),
-    csvText(row.tokenLabel),
-    csvText(row.eventId),
-    csvText(row.source),
-    csvNumber(row.cachedTokens),
-    csvNumber(row.cacheWriteTokens),
-    csvNumber(row.reasoningTokens),
-    csvNumber(row.inputAudioTokens),
-    csvNumber(row.outputAudioTokens),
-    csvText(row.serviceTier),
-    row.batch ? 'true' : 'false',
-    csvText(row.pricingStatus),
-    row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd),
-    csvText(row.user),
-    csvText(row.tags === null ? null : JSON.stringify(row.tags)),
-  ]);
-}
-
-async function* jsonLines(rows: AsyncIterable<UsageRow[]>): AsyncGenerator<string> {
-  for await (const chunk of rows) {
-    let text = '';
-    for (const row of chunk) text += `${JSON.stringify(toApiRow(row))}\n`;
-    yield text;
-  }
-}
-
-async function* csvLines(rows: AsyncIterable<UsageRow[]>): AsyncGenerator<string> {
-  yield UTF8_BOM + csvRow(CSV_HEADER);
-  for await (const chunk of rows) {
-    let text = '';
-    for (const row of chunk) text += toCsvLine(row);
-    yield text;
-  }
-}
 
 export function exportFilename(nowMs: number, extension: string): string {
   const stamp = new Date(nowMs)
@@ -217,10 +120,9 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             cursor: Type.Optional(
               Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' }),
             ),
-            format: Type.Union([Type.Literal('json'), Type.Literal('csv'), Type.Literal('jsonl')], {
+            format: Type.Enum(['json', 'csv', 'jsonl'], {
               default: 'json',
-              description:
-                'csv and jsonl (one JSON row per line) stream every matching row (no page limit), in constant memory.',
+              description: 'csv and jsonl (one /data row per line) stream every matching row: no page limit.',
             }),
           }),
           response: responses({
@@ -235,23 +137,14 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const filter = withAttributionFilter(parseUsageFilter(request.query), request.query);
-        if (request.query.format === 'jsonl') {
-          const stream = Readable.from(jsonLines(deps.store.exportUsage(filter)), { objectMode: false });
+        const { format } = request.query;
+        if (format === 'csv' || format === 'jsonl') {
+          const stream = Readable.from(deps.store.exportUsage(filter, format), { objectMode: false });
           return reply
-            .type('application/x-ndjson; charset=utf-8')
+            .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
             .header(
               'content-disposition',
-              `attachment; filename="${exportFilename(deps.clock.now(), 'jsonl')}"`,
-            )
-            .send(stream);
-        }
-        if (request.query.format === 'csv') {
-          const stream = Readable.from(csvLines(deps.store.exportUsage(filter)), { objectMode: false });
-          return reply
-            .type('text/csv; charset=utf-8')
-            .header(
-              'content-disposition',
-              `attachment; filename="${exportFilename(deps.clock.now(), 'csv')}"`,
+              `attachment; filename="${exportFilename(deps.clock.now(), format)}"`,
             )
             .send(stream);
         }

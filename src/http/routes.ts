@@ -5,6 +5,9 @@ import { dataRoutes } from './data.js';
 import type { HttpDeps } from './deps.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
+import { openApiRoutes, registerOpenApi } from './openapi.js';
+import { priceRoutes } from './prices.js';
+import { prometheusRoutes } from './prometheus.js';
 import { tokenRoutes } from './tokens.js';
 import { usageRoutes } from './usage.js';
 
@@ -16,15 +19,23 @@ import { usageRoutes } from './usage.js';
  *   POST /ingest, /ingest/batch        ingest   ingest.ts
  *   GET|POST /ingest/tokens, PATCH /ingest/tokens/:id/active, DELETE /ingest/tokens/:id   admin   tokens.ts
  *   POST /log (deprecated), GET /metrics, GET /models, DELETE /reset                      admin   admin.ts
+ *   GET /prices, GET|PUT /prices/overrides, GET|POST /prices/reprice, GET /prices/reprice/:id,
+ *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
+ *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
+ *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
  *   GET  /usage/summary, /usage/timeseries, /usage/top                                    admin   usage.ts
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  await registerOpenApi(app);
   await app.register(dashboardRoutes(deps));
   await app.register(dataRoutes(deps));
   await app.register(healthRoutes(deps));
   await app.register(ingestRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(adminRoutes(deps));
+  await app.register(priceRoutes(deps));
+  await app.register(prometheusRoutes(deps));
+  await app.register(openApiRoutes(deps));
   await app.register(usageRoutes(deps));
 }

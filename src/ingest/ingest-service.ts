@@ -117,7 +117,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
 
     const decision = await buckets.take(`ingest:${token.id}`, limits, clock.now());
     if (!decision.allowed) {
-      metrics.rateLimitHits += 1;
+      metrics.countRateLimitHit('ingest');
       return reject('rate_limited', 'Rate limit exceeded for this tracking token', decision.retryAfterMs);
     }
 
@@ -139,7 +139,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         costNanoUsd: priced.costNanoUsd,
         pricingStatus: priced.status,
         pricingSource: priced.source,
-        pricingRates: priced.rates ? JSON.stringify(priced.rates) : null,
+        pricingRates: priced.ratesJson,
         clientCostNanoUsd: record.clientCostNanoUsd,
         meta: record.meta,
         rawUsage: record.rawUsage,
@@ -181,6 +181,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       }
       const [outcome] = await store.insertUsage([prepared.usage]);
       if (!outcome) throw new Error('store returned no outcome');
+      if (outcome.status === 'created') metrics.recordUsage(prepared.usage);
       const result: RecordResult & { status: 'created' | 'duplicate' } =
         outcome.status === 'created'
           ? {
@@ -195,6 +196,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
     },
 
     async ingestBatch(records) {
+      metrics.recordIngestBatch(records.length);
       const nowMs = clock.now();
       const results: RecordResult[] = new Array(records.length);
       const toWrite: { index: number; usage: NewUsage }[] = [];
@@ -223,6 +225,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         outcomes.forEach((outcome, i) => {
           const item = toWrite[i];
           if (!item) return;
+          if (outcome.status === 'created') metrics.recordUsage(item.usage);
           results[item.index] =
             outcome.status === 'created'
               ? {
@@ -264,6 +267,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         totalTokens,
         cachedTokens: 0,
         cacheWriteTokens: 0,
+        cacheWriteExtendedTokens: 0,
         reasoningTokens: 0,
         inputAudioTokens: 0,
         outputAudioTokens: 0,
@@ -289,13 +293,14 @@ export function createIngestService(deps: IngestDeps): IngestService {
           costNanoUsd: priced.costNanoUsd,
           pricingStatus: priced.status,
           pricingSource: priced.source,
-          pricingRates: priced.rates ? JSON.stringify(priced.rates) : null,
+          pricingRates: priced.ratesJson,
           clientCostNanoUsd: body.estimatedCostUSD === undefined ? null : usdToNano(body.estimatedCostUSD),
           meta: null,
           rawUsage: null,
         },
       ]);
       if (!outcome) throw new Error('store returned no outcome');
+      metrics.recordUsage({ model, ingestTokenId: null, costNanoUsd: priced.costNanoUsd, ...counts });
       return { id: outcome.id };
     },
   };

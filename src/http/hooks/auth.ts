@@ -6,8 +6,11 @@ import type { Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { BucketStore } from '../../ratelimit/bucket-store.js';
 
-/** Which credential a route needs. Set per route in `config.auth`. */
-export type RouteAuth = 'public' | 'admin' | 'ingest';
+/**
+ * Which credential a route needs. Set per route in `config.auth`. `metrics` routes take the admin
+ * key, or the METRICS_TOKEN as a bearer token when one is configured.
+ */
+export type RouteAuth = 'public' | 'admin' | 'ingest' | 'metrics';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,6 +49,7 @@ export function createAuthenticator(deps: AuthDeps) {
   const { config, buckets, clock, metrics } = deps;
   const adminSecret = config.apiKey === undefined ? undefined : digest(config.apiKey);
   const ingestSecret = config.ingestKey === undefined ? undefined : digest(config.ingestKey);
+  const metricsSecret = config.metricsToken === undefined ? undefined : digest(config.metricsToken);
   const failureLimits = {
     capacity: config.authFailuresPerMinute,
     refillPerMinute: config.authFailuresPerMinute,
@@ -60,15 +64,22 @@ export function createAuthenticator(deps: AuthDeps) {
     const key = `authfail:${request.ip}`;
     const budget = await buckets.peek(key, failureLimits, clock.now());
     if (!budget.allowed) {
-      metrics.rateLimitHits += 1;
+      metrics.countRateLimitHit('auth');
       throw new AppError('rate_limited', 'Too many failed authentication attempts', {
         'retry-after': String(Math.max(1, Math.ceil(budget.retryAfterMs / 1000))),
       });
     }
     if (secretMatches(header(request, headerName), secret)) return;
+    if (headerName === 'x-api-key' && acceptsMetricsToken(request)) return;
     await buckets.take(key, failureLimits, clock.now());
     const label = headerName === 'x-api-key' ? 'X-API-Key' : 'X-Ingest-Key';
     throw new AppError('unauthorized', `Invalid or missing ${label}`);
+  }
+
+  function acceptsMetricsToken(request: FastifyRequest): boolean {
+    if (metricsSecret === undefined || request.routeOptions.config.auth !== 'metrics') return false;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header(request, 'authorization') ?? '');
+    return secretMatches(match?.[1], metricsSecret);
   }
 
   return {

@@ -20,18 +20,19 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
       return { version: Number(match[1]), name: match[2] ?? '', sql: readFileSync(`${dir}/${file}`, 'utf8') };
     })
     .sort((a, b) => a.version - b.version);
-  // Numbers are handed out per feature branch, so a build may lack one (003 before 002 lands);
-  // two files with one number are still refused.
+  // Numbers are unique and ascending. Gaps are allowed: parallel branches reserve their numbers,
+  // and a branch may land before the lower numbers it skipped (each migration stands alone).
   migrations.forEach((migration, index) => {
     const previous = migrations[index - 1];
     if (previous && previous.version === migration.version) {
-      throw new Error(
-        `two migrations are numbered ${migration.version}: ${previous.name} and ${migration.name}`,
-      );
+      throw new Error(`two migrations are numbered ${String(migration.version).padStart(3, '0')}`);
     }
   });
   return migrations;
 }
+
+export const ORIGINAL_DATABASE_MESSAGE =
+  'this database was written by the original (Python) Cost Guardian; start with a new DB_PATH and import it with `cost-guardian import-original <path>`';
 
 /**
  * Applies every migration not yet recorded in schema_migrations, each in its own transaction.
@@ -45,9 +46,7 @@ export function migrate(db: Database.Database, migrations: Migration[] = loadMig
     ),
   );
   if (tables.has('usage_log') && !tables.has('schema_migrations')) {
-    throw new Error(
-      'this database was written by the original (Python) Cost Guardian; start with a new DB_PATH and import it with `cost-guardian import-original <path>`',
-    );
+    throw new Error(ORIGINAL_DATABASE_MESSAGE);
   }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type {
+  ModelUsage,
   StoreStats,
   TokenRecord,
   TokenSummary,
@@ -21,6 +22,7 @@ const USAGE_COLUMNS = `
   u.event_id AS eventId, u.provider, u.model,
   u.prompt_tokens AS promptTokens, u.completion_tokens AS completionTokens, u.total_tokens AS totalTokens,
   u.cached_tokens AS cachedTokens, u.cache_write_tokens AS cacheWriteTokens,
+  u.cache_write_extended_tokens AS cacheWriteExtendedTokens,
   u.reasoning_tokens AS reasoningTokens, u.input_audio_tokens AS inputAudioTokens,
   u.output_audio_tokens AS outputAudioTokens, u.service_tier AS serviceTier, u.batch,
   u.completion_window AS completionWindow, u.cost_nanousd AS costNanoUsd,
@@ -122,11 +124,19 @@ export class ReadQueries {
   listModels(): string[] {
     // The monthly rollup has every model with usage, in a few thousand rows at most.
     const rows = this.prepare(
-      `SELECT DISTINCT model FROM usage_rollup_month WHERE dim = '' ORDER BY model`,
+      `SELECT DISTINCT model FROM usage_rollup_month WHERE dim = '' AND detail = 'full' ORDER BY model`,
     ).all() as {
       model: string;
     }[];
     return rows.map((row) => row.model);
+  }
+
+  listModelUsage(): ModelUsage[] {
+    return this.prepare(`
+      SELECT provider, model, COUNT(*) AS requests, SUM(cost_nanousd IS NULL) AS unpricedRequests,
+             SUM(pricing_status = 'estimated') AS estimatedRequests,
+             COALESCE(SUM(cost_nanousd), 0) AS costNanoUsd, MAX(ts) AS lastAt
+      FROM usage_log GROUP BY model, provider ORDER BY model, provider`).all() as ModelUsage[];
   }
 
   listTokens(): TokenSummary[] {
@@ -138,7 +148,8 @@ export class ReadQueries {
       LEFT JOIN (
         SELECT ingest_token_id, SUM(requests) AS usageCount, SUM(cost_nanousd) AS costNanoUsd,
                SUM(unpriced_requests) AS unpricedCount
-        FROM usage_rollup_month WHERE dim = '' AND ingest_token_id != 0 GROUP BY ingest_token_id
+        FROM usage_rollup_month WHERE dim = '' AND detail = 'full' AND ingest_token_id != 0
+        GROUP BY ingest_token_id
       ) a ON a.ingest_token_id = t.id
       WHERE t.deleted_at IS NULL
       ORDER BY t.created_at DESC, t.id DESC`).all() as (Omit<TokenSummary, 'active'> & { active: number })[];
@@ -147,7 +158,7 @@ export class ReadQueries {
 
   stats(nowMs: number): StoreStats {
     const usage = this.prepare(`
-      SELECT (SELECT COALESCE(SUM(requests), 0) FROM usage_rollup_month WHERE dim = '') AS usageRows,
+      SELECT (SELECT COALESCE(SUM(requests), 0) FROM usage_rollup_month WHERE dim = '' AND detail = 'full') AS usageRows,
              (SELECT MAX(ts) FROM usage_log) AS lastUsageAt`).get() as {
       usageRows: number;
       lastUsageAt: number | null;

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage, UsageRow } from '../store.js';
+import type { ExportFormat } from '../../lib/usage-export.js';
+import type { ModelUsage, StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
 
@@ -30,7 +31,10 @@ export class ReadClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private closed = false;
 
-  constructor(private readonly dbPath: string) {}
+  constructor(
+    private readonly dbPath: string,
+    private readonly onRead?: (operation: string, durationMs: number) => void,
+  ) {}
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
@@ -61,13 +65,17 @@ export class ReadClient {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      // An idle worker must not keep the process alive, but one with a request in flight must:
-      // otherwise a script that only awaits reads exits before the answer arrives.
-      if (this.pending.size === 0) worker.ref();
+    // An idle worker must not keep the process alive, but a pending read must: otherwise a
+    // process with nothing else to do (a CLI command) exits before the answer arrives.
+    if (this.pending.size === 0) worker.ref();
+    const started = performance.now();
+    const answer = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...request, id });
     });
+    if (!this.onRead) return answer;
+    const onRead = this.onRead;
+    return answer.finally(() => onRead(request.op, performance.now() - started));
   }
 
   ping(): Promise<unknown> {
@@ -80,6 +88,10 @@ export class ReadClient {
 
   listModels(): Promise<string[]> {
     return this.call({ op: 'listModels' });
+  }
+
+  listModelUsage(): Promise<ModelUsage[]> {
+    return this.call({ op: 'listModelUsage' });
   }
 
   listTokens(): Promise<TokenSummary[]> {
@@ -95,10 +107,10 @@ export class ReadClient {
   }
 
   /** Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. */
-  async *exportUsage(filter: UsageFilter, chunkRows = 2000): AsyncGenerator<UsageRow[]> {
-    const exportId = await this.call<number>({ op: 'exportOpen', filter, chunkRows });
+  async *exportUsage(filter: UsageFilter, format: ExportFormat, chunkRows = 2000): AsyncGenerator<string> {
+    const exportId = await this.call<number>({ op: 'exportOpen', filter, format, chunkRows });
     let finished = false;
-    let next = this.call<UsageRow[] | null>({ op: 'exportNext', exportId });
+    let next = this.call<string | null>({ op: 'exportNext', exportId });
     try {
       while (true) {
         const chunk = await next;
@@ -106,7 +118,7 @@ export class ReadClient {
           finished = true;
           return;
         }
-        next = this.call<UsageRow[] | null>({ op: 'exportNext', exportId });
+        next = this.call<string | null>({ op: 'exportNext', exportId });
         yield chunk;
       }
     } finally {
@@ -121,8 +133,8 @@ export class ReadClient {
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return;
+    worker.ref();
     await new Promise<void>((resolve) => {
-      worker.ref();
       worker.once('exit', () => resolve());
       worker.postMessage({ op: 'close' });
       setTimeout(() => void worker.terminate().then(() => resolve()), 2000).unref();

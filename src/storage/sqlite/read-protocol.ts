@@ -1,3 +1,4 @@
+import type { ExportFormat } from '../../lib/usage-export.js';
 import type { UsageCursor, UsageFilter } from '../store.js';
 import type { UsageAggregateQuery } from '../usage-aggregate.js';
 
@@ -6,10 +7,11 @@ export type ReadRequest =
   | { id: number; op: 'ping' }
   | { id: number; op: 'listUsage'; filter: UsageFilter; limit: number; after?: UsageCursor }
   | { id: number; op: 'listModels' }
+  | { id: number; op: 'listModelUsage' }
   | { id: number; op: 'listTokens' }
   | { id: number; op: 'stats'; nowMs: number }
   | { id: number; op: 'aggregateUsage'; query: UsageAggregateQuery }
-  | { id: number; op: 'exportOpen'; filter: UsageFilter; chunkRows: number }
+  | { id: number; op: 'exportOpen'; filter: UsageFilter; format: ExportFormat; chunkRows: number }
   | { id: number; op: 'exportNext'; exportId: number }
   | { id: number; op: 'exportClose'; exportId: number };
 

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { type ExportFormat, encodeRows, exportPreamble } from '../../lib/usage-export.js';
 import type { UsageRow } from '../store.js';
 import { AggregateQueries } from './aggregate-queries.js';
 import { openDatabase } from './open-database.js';
@@ -15,8 +16,13 @@ const { dbPath } = workerData as { dbPath: string };
 const db = openDatabase(dbPath, { readonly: true });
 const queries = new ReadQueries(db);
 const aggregates = new AggregateQueries(db);
-const exports = new Map<number, Generator<UsageRow[]>>();
+const exports = new Map<number, Generator<string>>();
 let nextExportId = 1;
+
+function* encode(chunks: Generator<UsageRow[]>, format: ExportFormat): Generator<string> {
+  yield exportPreamble(format);
+  for (const rows of chunks) yield encodeRows(rows, format);
+}
 
 function handle(request: ReadRequest): unknown {
   switch (request.op) {
@@ -26,6 +32,8 @@ function handle(request: ReadRequest): unknown {
       return queries.listUsage(request.filter, request.limit, request.after);
     case 'listModels':
       return queries.listModels();
+    case 'listModelUsage':
+      return queries.listModelUsage();
     case 'listTokens':
       return queries.listTokens();
     case 'stats':
@@ -34,7 +42,7 @@ function handle(request: ReadRequest): unknown {
       return aggregates.aggregate(request.query);
     case 'exportOpen': {
       const exportId = nextExportId++;
-      exports.set(exportId, queries.iterateUsage(request.filter, request.chunkRows));
+      exports.set(exportId, encode(queries.iterateUsage(request.filter, request.chunkRows), request.format));
       return exportId;
     }
     case 'exportNext': {

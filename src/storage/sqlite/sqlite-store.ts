@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3';
+import type { ExportFormat } from '../../lib/usage-export.js';
 import type {
   CreateTokenResult,
   InsertOutcome,
+  ModelUsage,
   NewUsage,
   PricingStatus,
   Store,
@@ -11,12 +13,12 @@ import type {
   UsageCursor,
   UsageFilter,
   UsagePage,
-  UsageRow,
 } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
+import { createPricingMethods } from './pricing-store.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
 import { RollupDelta, RollupWriter } from './rollup-writer.js';
@@ -28,17 +30,14 @@ export interface SqliteStoreOptions {
   onCommit?: (records: number, durationMs: number) => void;
   /** Most records per group-commit transaction. */
   maxBatchRecords?: number;
+  /** Called when the read worker answers, with the operation and the time since it was asked; for metrics. */
+  onRead?: (operation: string, durationMs: number) => void;
 }
 
 export interface SqliteStore extends Store {
   readonly db: Database.Database;
   /** Writes waiting for the next group commit. */
   readonly queuedWrites: number;
-  /**
-   * Stores new costs on existing rows (a reprice) and moves the rollups by the difference, in one
-   * transaction. Unknown ids are skipped. Resolves to the number of rows changed.
-   */
-  updateUsageCosts(changes: readonly UsageCostChange[]): Promise<number>;
   /**
    * Writes rows known to be new (an import, benchmark data) in one group commit, faster than
    * insertUsage; rollups are kept exact. Rejects, writing nothing, if any (token, event_id) is
@@ -47,25 +46,16 @@ export interface SqliteStore extends Store {
   loadUsage(records: readonly NewUsage[]): Promise<number>;
 }
 
-export interface UsageCostChange {
-  id: number;
-  /** null = unpriced. */
-  costNanoUsd: number | null;
-  pricingStatus: PricingStatus;
-  pricingSource: string | null;
-  pricingRates: string | null;
-}
-
 const INSERT_USAGE = `
   INSERT INTO usage_log (
     ts, received_at, source, ingest_token_id, event_id, provider, model,
-    prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
+    prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens, cache_write_extended_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
     cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
     end_user, tags
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
-    @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens,
+    @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens, @cacheWriteExtendedTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
     @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
     @user, @tags
@@ -73,27 +63,34 @@ const INSERT_USAGE = `
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
   RETURNING id`;
 
-interface CostRow {
-  ts: number;
-  ingestTokenId: number | null;
-  provider: string;
-  model: string;
-  user: string | null;
-  tags: string | null;
-  costNanoUsd: number | null;
-}
-
 /**
  * The SQLite backend: one writer connection on the main thread (writes are group-committed by
  * WriteQueue) and one read worker thread with its own read-only connection for everything that
  * can scan many rows.
  */
+/**
+ * Token lookups happen on every ingest; answering them from memory saves a SQLite read per record.
+ * Entries live at most TOKEN_CACHE_MS, so a change made by another process (the CLI) is seen within
+ * that time; changes made through this store clear the cache at once.
+ */
+const TOKEN_CACHE_MS = 1000;
+const TOKEN_CACHE_MAX = 10_000;
+
 export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteStore {
   const db = openDatabase(dbPath);
   migrate(db);
   const rollups = new RollupWriter(db);
-  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit, () => rollups.flush());
-  const reads = new ReadClient(dbPath);
+  // Last-seen times of the tokens written in the current transaction, applied once at its end,
+  // with the rollup rows of every job of the transaction.
+  let touched = new Map<number, number>();
+  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit, () => {
+    const pending = touched;
+    touched = new Map();
+    for (const [id, seenAt] of pending) touchToken.run({ id, seenAt });
+    rollups.flush();
+  });
+  const reads = new ReadClient(dbPath, options.onRead);
+  const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
   const insertUsage = db.prepare(INSERT_USAGE);
   const findEvent = db.prepare('SELECT id FROM usage_log WHERE ingest_token_id = ? AND event_id = ?');
@@ -117,14 +114,6 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   );
   const bulkLoad = createBulkLoader(db);
   const deleteUsage = db.prepare('DELETE FROM usage_log');
-  const findCostRow = db.prepare(`
-    SELECT ts, ingest_token_id AS ingestTokenId, provider, model, end_user AS user, tags,
-           cost_nanousd AS costNanoUsd
-    FROM usage_log WHERE id = ?`);
-  const setCost = db.prepare(`
-    UPDATE usage_log SET cost_nanousd = @costNanoUsd, pricing_status = @pricingStatus,
-      pricing_source = @pricingSource, pricing_rates = @pricingRates
-    WHERE id = @id`);
   const ping = db.prepare('SELECT 1 AS ok');
 
   let closed = false;
@@ -150,6 +139,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     createToken({ label, token, createdAt }): Promise<CreateTokenResult> {
       return writes.enqueue(() => {
+        tokenCache.clear();
         if (labelTaken.get(label)) return { status: 'label_taken' } as const;
         if (tokenTaken.get(token)) return { status: 'token_taken' } as const;
         const row = insertToken.get(label, token, createdAt) as Parameters<typeof toTokenRecord>[0];
@@ -162,25 +152,34 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     async findTokenByValue(token: string): Promise<TokenRecord | undefined> {
+      const now = performance.now();
+      const cached = tokenCache.get(token);
+      if (cached && cached.expiresAt > now) return cached.record;
       const row = findToken.get(token) as Parameters<typeof toTokenRecord>[0] | undefined;
-      return row ? toTokenRecord(row) : undefined;
+      const record = row ? toTokenRecord(row) : undefined;
+      if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.clear();
+      tokenCache.set(token, { record, expiresAt: now + TOKEN_CACHE_MS });
+      return record;
     },
 
     setTokenActive(id: number, active: boolean): Promise<TokenRecord | undefined> {
       return writes.enqueue(() => {
+        tokenCache.clear();
         const row = setActive.get(active ? 1 : 0, id) as Parameters<typeof toTokenRecord>[0] | undefined;
         return row ? toTokenRecord(row) : undefined;
       });
     },
 
     deleteToken(id: number, deletedAt: number): Promise<boolean> {
-      return writes.enqueue(() => softDelete.run(deletedAt, id).changes === 1);
+      return writes.enqueue(() => {
+        tokenCache.clear();
+        return softDelete.run(deletedAt, id).changes === 1;
+      });
     },
 
     insertUsage(records: readonly NewUsage[]): Promise<InsertOutcome[]> {
       return writes.enqueue(() => {
         const outcomes: InsertOutcome[] = [];
-        const seen = new Map<number, number>();
         const delta = new RollupDelta();
         for (const record of records) {
           const inserted = insertUsage.get({
@@ -197,10 +196,12 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
             outcomes.push({ status: 'duplicate', id: existing.id });
           }
           if (record.ingestTokenId !== null) {
-            seen.set(record.ingestTokenId, Math.max(seen.get(record.ingestTokenId) ?? 0, record.receivedAt));
+            touched.set(
+              record.ingestTokenId,
+              Math.max(touched.get(record.ingestTokenId) ?? 0, record.receivedAt),
+            );
           }
         }
-        for (const [id, seenAt] of seen) touchToken.run({ id, seenAt });
         rollups.stage(delta);
         return outcomes;
       }, records.length);
@@ -212,22 +213,6 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         rollups.clearAll();
         return deleted;
       });
-    },
-
-    updateUsageCosts(changes: readonly UsageCostChange[]): Promise<number> {
-      return writes.enqueue(() => {
-        const delta = new RollupDelta();
-        let changed = 0;
-        for (const change of changes) {
-          const row = findCostRow.get(change.id) as CostRow | undefined;
-          if (!row) continue;
-          setCost.run(change);
-          delta.addCostChange({ ...row, tags: tagsFromJson(row.tags) }, row.costNanoUsd, change.costNanoUsd);
-          changed += 1;
-        }
-        rollups.stage(delta);
-        return changed;
-      }, changes.length);
     },
 
     loadUsage(records: readonly NewUsage[]): Promise<number> {
@@ -243,8 +228,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return reads.listUsage(filter, page.limit, page.after);
     },
 
-    exportUsage(filter: UsageFilter): AsyncIterable<UsageRow[]> {
-      return reads.exportUsage(filter);
+    exportUsage(filter: UsageFilter, format: ExportFormat): AsyncIterable<string> {
+      return reads.exportUsage(filter, format);
     },
 
     listModels(): Promise<string[]> {
@@ -258,5 +243,11 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult> {
       return reads.aggregateUsage(query);
     },
+
+    listModelUsage(): Promise<ModelUsage[]> {
+      return reads.listModelUsage();
+    },
+
+    ...createPricingMethods(db, writes, rollups),
   };
 }
