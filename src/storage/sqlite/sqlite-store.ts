@@ -38,12 +38,14 @@ const INSERT_USAGE = `
     ts, received_at, source, ingest_token_id, event_id, provider, model,
     prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
-    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage
+    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
+    original_id
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
     @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
-    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage
+    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
+    @originalId
   )
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
   RETURNING id`;
@@ -162,9 +164,11 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return writes.enqueue(() => {
         const outcomes: InsertOutcome[] = [];
         for (const record of records) {
-          const inserted = insertUsage.get({ ...record, batch: record.batch ? 1 : 0 }) as
-            | { id: number }
-            | undefined;
+          const inserted = insertUsage.get({
+            ...record,
+            batch: record.batch ? 1 : 0,
+            originalId: record.originalId ?? null,
+          }) as { id: number } | undefined;
           if (inserted) {
             outcomes.push({ status: 'created', id: inserted.id });
           } else {
