@@ -310,6 +310,7 @@ test('the store refuses a second usage row with the same original id', async () 
     totalTokens: 1,
     cachedTokens: 0,
     cacheWriteTokens: 0,
+    cacheWriteExtendedTokens: 0,
     reasoningTokens: 0,
     inputAudioTokens: 0,
     outputAudioTokens: 0,

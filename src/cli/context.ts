@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import type { AppError } from '../errors.js';
-import { createBuiltinPricer } from '../pricing/builtin-pricer.js';
+import { systemClock } from '../lib/clock.js';
+import { createPricingEngine } from '../pricing/pricing-engine.js';
 import type { Pricer } from '../pricing/types.js';
+import { createPriceBook, layers, loadPriceFile, PriceFileError } from '../repricing/price-book.js';
 import {
   createSqliteStore,
   type SqliteStore,
@@ -77,7 +80,24 @@ export function writeLine(stream: CliStream, line = ''): void {
   stream.write(`${line}\n`);
 }
 
-/** The pricer CLI commands price with: the same one the service uses (`buildApp`'s default). */
-export function createCliPricer(_config: Config): Pricer {
-  return createBuiltinPricer();
+/**
+ * The pricer CLI commands price with: the same prices the service would use (the package, then
+ * PRICES_FILE, then the overrides saved in the database). A bad PRICES_FILE is a config error.
+ */
+export async function createCliPricer(config: Config): Promise<Pricer> {
+  let file: ReturnType<typeof loadPriceFile> | null = null;
+  try {
+    file = config.pricesFile ? loadPriceFile(config.pricesFile) : null;
+  } catch (error) {
+    if (error instanceof PriceFileError) throw new CliError(EXIT.config, error.message);
+    throw error;
+  }
+  // No database yet means no saved overrides; do not create one just to look (dry runs write nothing).
+  if (!existsSync(config.dbPath)) return createPricingEngine({ overrides: layers(file, null) });
+  const store = openCliStore(config);
+  try {
+    return (await createPriceBook({ store, clock: systemClock, file })).pricer;
+  } finally {
+    await store.close();
+  }
 }

@@ -167,7 +167,7 @@ export async function importOriginalCommand(
       source,
       target,
       store,
-      pricer: createCliPricer(config),
+      pricer: await createCliPricer(config),
       defaultProvider: config.defaultProvider,
       nowMs: Date.now(),
       dryRun: options.dryRun === true,

@@ -4,6 +4,8 @@ import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
+import type { PriceBook } from '../repricing/price-book.js';
+import type { RepriceService } from '../repricing/reprice-service.js';
 import type { Store } from '../storage/store.js';
 
 /** What route modules get: everything is passed in, nothing is a module singleton. */
@@ -15,4 +17,6 @@ export interface HttpDeps {
   buckets: BucketStore;
   metrics: Metrics;
   ingest: IngestService;
+  prices: PriceBook;
+  reprice: RepriceService;
 }

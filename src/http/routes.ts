@@ -6,6 +6,7 @@ import type { HttpDeps } from './deps.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
 import { openApiRoutes, registerOpenApi } from './openapi.js';
+import { priceRoutes } from './prices.js';
 import { prometheusRoutes } from './prometheus.js';
 import { tokenRoutes } from './tokens.js';
 
@@ -17,6 +18,8 @@ import { tokenRoutes } from './tokens.js';
  *   POST /ingest, /ingest/batch        ingest   ingest.ts
  *   GET|POST /ingest/tokens, PATCH /ingest/tokens/:id/active, DELETE /ingest/tokens/:id   admin   tokens.ts
  *   POST /log (deprecated), GET /metrics, GET /models, DELETE /reset                      admin   admin.ts
+ *   GET /prices, GET|PUT /prices/overrides, GET|POST /prices/reprice, GET /prices/reprice/:id,
+ *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
  *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
  *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
@@ -29,6 +32,7 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(ingestRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(adminRoutes(deps));
+  await app.register(priceRoutes(deps));
   await app.register(prometheusRoutes(deps));
   await app.register(openApiRoutes(deps));
 }

@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest';
-import { createBuiltinPricer } from '../pricing/builtin-pricer.js';
+import { createPricingEngine } from '../pricing/pricing-engine.js';
 import type { OriginalUsageRow } from '../storage/sqlite/original-database.js';
 import { convertOriginalRow } from './convert-original-row.js';
 
-const ctx = { pricer: createBuiltinPricer(), defaultProvider: 'openai', apiKeys: new Map() };
+const ctx = { pricer: createPricingEngine(), defaultProvider: 'openai', apiKeys: new Map() };
 
 function row(fields: Partial<OriginalUsageRow>): OriginalUsageRow {
   return {

@@ -124,6 +124,7 @@ export function convertOriginalRow(row: OriginalUsageRow, ctx: ConvertContext): 
     totalTokens,
     cachedTokens: 0,
     cacheWriteTokens: 0,
+    cacheWriteExtendedTokens: 0,
     reasoningTokens: 0,
     inputAudioTokens: 0,
     outputAudioTokens: 0,
