@@ -23,6 +23,7 @@ describe('help and usage errors', () => {
     ['export'],
     ['backup'],
     ['import-original'],
+    ['reprice'],
   ];
   test.each(commands)('`%s --help` describes the command and exits 0', async (...words) => {
     const run = await box.cli([...words, '--help']);
@@ -33,7 +34,7 @@ describe('help and usage errors', () => {
   test('the top-level help lists every command and the exit statuses', async () => {
     const run = await box.cli(['--help']);
     expect(run.code).toBe(EXIT.ok);
-    for (const name of ['serve', 'migrate', 'tokens', 'export', 'backup', 'import-original'])
+    for (const name of ['serve', 'migrate', 'tokens', 'export', 'backup', 'import-original', 'reprice'])
       expect(run.stdout).toContain(name);
     expect(run.stdout).toContain('Exit status:');
   });

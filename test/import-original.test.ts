@@ -81,8 +81,16 @@ describe('importing a v0.3 database of the original', () => {
       last_seen_at: '2025-08-26T08:00:00.123Z',
       usage_count: 2,
     });
-    expect(byId(2)).toMatchObject({ label: 'Staging', usage_count: 4, last_seen_at: '2025-08-25T09:00:00Z' });
-    expect(byId(3)).toMatchObject({ label: 'Old batch job', active: 0, last_seen_at: null, usage_count: 1 });
+    // last_seen_at is the original's, moved forward to the token's newest row when that is later
+    // (the original stored the client's time of the last ingest; its rows can be newer, and token
+    // 3's value was not a time at all).
+    expect(byId(2)).toMatchObject({ label: 'Staging', usage_count: 4, last_seen_at: '2025-08-29T09:00:00Z' });
+    expect(byId(3)).toMatchObject({
+      label: 'Old batch job',
+      active: 0,
+      last_seen_at: '2025-07-20T08:00:00Z',
+      usage_count: 1,
+    });
 
     const ingest = (token: string) =>
       app.ingest({ tracking_token: token, model: 'gpt-4o-mini', prompt_tokens: 1 });
@@ -284,4 +292,42 @@ test('a missing file, a non-database, our own database and the target itself exi
   expect(ours.stderr).toContain('already a database of this version');
   expect((await box.cli(['import-original', original, '--db', original])).code).toBe(EXIT.input);
   expect((await box.cli(['import-original', original, '--undated-at', 'soon'])).code).toBe(EXIT.usage);
+});
+
+test('the store refuses a second usage row with the same original id', async () => {
+  const app = await createTestApp({ DB_PATH: box.dbPath });
+  apps.push(app);
+  const row = {
+    ts: 0,
+    receivedAt: 0,
+    source: 'import' as const,
+    ingestTokenId: null,
+    eventId: null,
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    promptTokens: 1,
+    completionTokens: 0,
+    totalTokens: 1,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+    cacheWriteExtendedTokens: 0,
+    reasoningTokens: 0,
+    inputAudioTokens: 0,
+    outputAudioTokens: 0,
+    serviceTier: null,
+    batch: false,
+    completionWindow: null,
+    costNanoUsd: 150,
+    pricingStatus: 'priced' as const,
+    pricingSource: null,
+    pricingRates: null,
+    clientCostNanoUsd: null,
+    meta: null,
+    rawUsage: null,
+    originalId: 42,
+  };
+  expect((await app.store.insertUsage([row]))[0]?.status).toBe('created');
+  await expect(app.store.insertUsage([row])).rejects.toThrow(
+    /UNIQUE constraint failed: usage_log.original_id/,
+  );
 });

@@ -14,12 +14,14 @@ import {
   openImportTargetReadOnly,
 } from '../storage/sqlite/import-writer.js';
 import { NotAnOriginalDatabaseError, openOriginalDatabase } from '../storage/sqlite/original-database.js';
+import type { SqliteStore } from '../storage/sqlite/sqlite-store.js';
 import {
   type CliIo,
   createCliPricer,
   databaseError,
   type GlobalOptions,
   loadCliConfig,
+  openCliStore,
   writeLine,
 } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
@@ -148,11 +150,14 @@ export async function importOriginalCommand(
     throw error;
   }
   let target: ImportTarget | undefined;
+  let store: SqliteStore | undefined;
   try {
     target = options.dryRun ? openImportTargetReadOnly(config.dbPath) : openImportTarget(config.dbPath);
+    if (!options.dryRun) store = openCliStore(config);
   } catch (error) {
     source.close();
-    throw databaseError(config.dbPath, error);
+    target?.close();
+    throw error instanceof CliError ? error : databaseError(config.dbPath, error);
   }
 
   const progress = createProgress(io.stderr, 'import', 'rows');
@@ -161,6 +166,7 @@ export async function importOriginalCommand(
     report = await importOriginal({
       source,
       target,
+      store,
       pricer: await createCliPricer(config),
       defaultProvider: config.defaultProvider,
       nowMs: Date.now(),
@@ -182,6 +188,7 @@ export async function importOriginalCommand(
     progress.stop();
     source.close();
     target?.close();
+    await store?.close();
   }
 
   if (options.json) writeLine(io.stdout, jsonReport(report));

@@ -6,6 +6,7 @@ import { CliError, EXIT, EXIT_SUMMARY, type ExitCode } from './exit-codes.js';
 import { type ExportOptions, exportCommand } from './export.js';
 import { type ImportOriginalOptions, importOriginalCommand } from './import-original.js';
 import { migrateCommand } from './migrate.js';
+import { type RepriceOptions, repriceCommand } from './reprice.js';
 import { serveCommand } from './serve.js';
 import { tokensCreateCommand, tokensDeactivateCommand, tokensListCommand } from './tokens.js';
 
@@ -121,7 +122,18 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
       run(backupCommand(io, globals(command), destination, options)),
     );
 
-  // `reprice` is registered here when the pricing engine's reprice() service lands (issue 3).
+  program
+    .command('reprice')
+    .description("price stored usage again with the server's current prices (a dry run unless --apply)")
+    .option('--model <name>', 'only this model (exact)')
+    .option('--start <date>', 'from this day or instant (YYYY-MM-DD or ISO-8601, UTC), inclusive')
+    .option('--end <date>', 'through this day or instant, inclusive')
+    .option('--apply', 'write the new costs (audited; undo with POST /prices/reprice/:id/undo)')
+    .option('--actor <name>', 'who to record in the audit trail (default cli:<user>)')
+    .option('--json', 'print the result as JSON')
+    .action((options: RepriceOptions, command: Command) =>
+      run(repriceCommand(io, globals(command), options)),
+    );
 
   return program;
 }

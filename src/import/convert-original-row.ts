@@ -1,9 +1,11 @@
 import { usdToNano } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import type { Pricer } from '../pricing/types.js';
-import type { ImportedUsage } from '../storage/sqlite/import-writer.js';
 import type { OriginalUsageRow, SqliteValue } from '../storage/sqlite/original-database.js';
-import type { UsageSource } from '../storage/store.js';
+import type { NewUsage, UsageSource } from '../storage/store.js';
+
+/** A usage row of the original, converted; `originalId` makes writing it again a no-op. */
+export type ImportedUsage = NewUsage & { originalId: number };
 
 /**
  * One usage row of the original Cost Guardian to one of ours. Pure. The original stored client

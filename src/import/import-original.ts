@@ -3,13 +3,21 @@ import { parseIsoTime } from '../lib/time.js';
 import type { Pricer } from '../pricing/types.js';
 import type { ExistingToken, ImportedToken, ImportTarget } from '../storage/sqlite/import-writer.js';
 import type { OriginalDatabase, OriginalToken } from '../storage/sqlite/original-database.js';
-import { convertOriginalRow, type SkipReason, sqliteInteger, sqliteText } from './convert-original-row.js';
+import type { Store } from '../storage/store.js';
+import {
+  convertOriginalRow,
+  type ImportedUsage,
+  type SkipReason,
+  sqliteInteger,
+  sqliteText,
+} from './convert-original-row.js';
 
 /**
  * `cost-guardian import-original`: copies a database of the original (Python/Flask) Cost Guardian
  * into this one. Tracking tokens keep their ids, labels, values, active flags and times; every
  * usage row keeps its attribution and is re-priced, with the original's stored cost kept beside
- * ours. Usage rows pointing at a token the original had deleted get a placeholder token (deleted,
+ * ours. Rows are written through Store.insertUsage like any ingest (so a token's last_seen_at moves
+ * forward to its newest row when the original's value was older). Usage rows pointing at a token the original had deleted get a placeholder token (deleted,
  * inactive) with that id, so their attribution survives. Nothing is dropped silently: rows that
  * cannot be represented are listed by id and reason. Running it again adds nothing.
  */
@@ -63,6 +71,8 @@ export interface ImportDeps {
   source: OriginalDatabase;
   /** Undefined in a dry run on a database that does not exist yet. */
   target: ImportTarget | undefined;
+  /** Where usage rows are written; undefined in a dry run. */
+  store: Store | undefined;
   pricer: Pricer;
   defaultProvider: string;
   nowMs: number;
@@ -170,7 +180,9 @@ function planTokens(
 }
 
 export async function importOriginal(deps: ImportDeps): Promise<ImportReport> {
-  const { source, target, nowMs } = deps;
+  const { source, target, store, nowMs } = deps;
+  if (!deps.dryRun && (!target || !store))
+    throw new Error('an import that writes needs a target and a store');
   const chunkRows = deps.chunkRows ?? 1000;
   const referencedIds = source
     .referencedTokenIds()
@@ -217,7 +229,7 @@ export async function importOriginal(deps: ImportDeps): Promise<ImportReport> {
   let done = 0;
   deps.onProgress?.(0, usage.inOriginal);
   for (const chunk of source.usage(chunkRows)) {
-    const converted = [];
+    const converted: ImportedUsage[] = [];
     for (const row of chunk) {
       const result = convertOriginalRow(row, {
         pricer: deps.pricer,
@@ -240,16 +252,21 @@ export async function importOriginal(deps: ImportDeps): Promise<ImportReport> {
       // The original rounded to 8 decimals: 10 nano-dollars.
       if (ours !== null && theirs !== null && Math.abs(ours - theirs) > 10) cost.differingRows += 1;
     }
-    if (deps.dryRun || !target) {
-      const already =
-        target?.importedOriginalIds(converted.map((row) => row.originalId)) ?? new Set<number>();
-      usage.alreadyImported += already.size;
-      usage.imported += converted.length - already.size;
-    } else if (converted.length > 0) {
-      const written = target.insertUsage(converted);
-      usage.imported += written.created.length;
-      usage.alreadyImported += written.alreadyImported.length;
-      usage.eventConflicts.push(...written.conflicts);
+    const already = target?.importedOriginalIds(converted.map((row) => row.originalId)) ?? new Set<number>();
+    usage.alreadyImported += already.size;
+    const fresh = converted.filter((row) => !already.has(row.originalId));
+    if (deps.dryRun || !store || !target) {
+      usage.imported += fresh.length;
+    } else if (fresh.length > 0) {
+      const outcomes = await store.insertUsage(fresh);
+      outcomes.forEach((outcome, i) => {
+        const row = fresh[i] as ImportedUsage;
+        if (outcome.status === 'created') usage.imported += 1;
+        // A duplicate is a row with the same (token, event_id): this one from an earlier run
+        // (a concurrent import), or a call a client re-sent to this service before the import.
+        else if (target.originalIdOf(outcome.id) === row.originalId) usage.alreadyImported += 1;
+        else usage.eventConflicts.push({ originalId: row.originalId, existingId: outcome.id });
+      });
     }
     done += chunk.length;
     deps.onProgress?.(done, usage.inOriginal);

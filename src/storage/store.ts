@@ -79,6 +79,11 @@ export interface NewUsage extends TokenCounts {
   user?: string | null;
   /** Small string map for attribution, e.g. {"team":"search"} (absent = none). */
   tags?: Readonly<Record<string, string>> | null;
+  /**
+   * The row's id in a database of the original (Flask) Cost Guardian, set by `import-original`
+   * only. Unique: an implementation must refuse a second row with the same original id.
+   */
+  originalId?: number | null;
 }
 
 export interface UsageRow extends NewUsage {

@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import type { NewUsage } from '../store.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
-import { RollupDelta, RollupWriter } from './rollup-writer.js';
 
 /** A tracking token written with the id it had in the original database. */
 export interface ImportedToken {
@@ -23,51 +21,23 @@ export interface ExistingToken {
   deletedAt: number | null;
 }
 
-/** A usage row of the original, converted; `originalId` makes writing it again a no-op. */
-export interface ImportedUsage extends NewUsage {
-  originalId: number;
-}
-
-export interface UsageWriteResult {
-  /** Original ids written now. */
-  created: number[];
-  /** Original ids a previous import already wrote. */
-  alreadyImported: number[];
-  /** Rows whose (tracking token, event_id) is already taken by another row of this database. */
-  conflicts: { originalId: number; existingId: number }[];
-}
-
 /**
- * Writes an import from the original Cost Guardian into this service's database, on its own
- * connection. The service may keep running: each call is one short transaction, so ingest waits at
- * most for one chunk. Idempotent: a row whose original id is already present is not written again.
+ * What `import-original` needs from this service's database beyond the Store: tracking tokens
+ * written with explicit ids, and which original rows are already here. Usage rows themselves go
+ * through Store.insertUsage, like every other write (so whatever the store maintains beside
+ * usage_log stays right). Its own connection; each call is one short transaction, so a running
+ * service waits at most for one of them.
  */
 export interface ImportTarget {
   tokens(): ExistingToken[];
   /** Which of these original usage ids are already in the database. */
   importedOriginalIds(originalIds: readonly number[]): Set<number>;
+  /** The original id of a usage row of ours (null for rows that were not imported). */
+  originalIdOf(usageId: number): number | null;
   /** All or nothing. */
   insertTokens(tokens: readonly ImportedToken[]): void;
-  insertUsage(rows: readonly ImportedUsage[]): UsageWriteResult;
   close(): void;
 }
-
-const INSERT_USAGE = `
-  INSERT INTO usage_log (
-    ts, received_at, source, ingest_token_id, event_id, provider, model,
-    prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
-    reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
-    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
-    original_id
-  ) VALUES (
-    @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
-    @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens,
-    @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
-    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
-    @originalId
-  )
-  ON CONFLICT DO NOTHING
-  RETURNING id`;
 
 function createTarget(db: Database.Database, readonly: boolean): ImportTarget {
   const listTokens = db.prepare(
@@ -82,8 +52,11 @@ function createTarget(db: Database.Database, readonly: boolean): ImportTarget {
       ? 'SELECT id FROM usage_log WHERE original_id = ?'
       : 'SELECT NULL AS id WHERE 0 AND ? IS NULL',
   );
-  const findEvent = db.prepare('SELECT id FROM usage_log WHERE ingest_token_id IS ? AND event_id = ?');
-  let rollups: RollupWriter | undefined;
+  const originalOf = db.prepare(
+    hasOriginalIds
+      ? 'SELECT original_id AS originalId FROM usage_log WHERE id = ?'
+      : 'SELECT NULL AS originalId WHERE ? IS NULL',
+  );
 
   return {
     tokens: () => listTokens.all() as ExistingToken[],
@@ -92,6 +65,10 @@ function createTarget(db: Database.Database, readonly: boolean): ImportTarget {
       const found = new Set<number>();
       for (const id of originalIds) if (findOriginal.get(id)) found.add(id);
       return found;
+    },
+
+    originalIdOf(usageId) {
+      return (originalOf.get(usageId) as { originalId: number | null } | undefined)?.originalId ?? null;
     },
 
     insertTokens(tokens) {
@@ -103,32 +80,6 @@ function createTarget(db: Database.Database, readonly: boolean): ImportTarget {
       db.transaction(() => {
         for (const token of tokens) insert.run({ ...token, active: token.active ? 1 : 0 });
       })();
-    },
-
-    insertUsage(rows) {
-      if (readonly) throw new Error('the import target was opened read-only');
-      const insert = db.prepare(INSERT_USAGE);
-      rollups ??= new RollupWriter(db);
-      const writer = rollups;
-      const result: UsageWriteResult = { created: [], alreadyImported: [], conflicts: [] };
-      db.transaction(() => {
-        // The rollups move with the rows, in the same transaction (rollup-writer.ts).
-        const delta = new RollupDelta();
-        for (const row of rows) {
-          if (insert.get({ ...row, batch: row.batch ? 1 : 0 })) {
-            result.created.push(row.originalId);
-            delta.addRow(row);
-          } else if (findOriginal.get(row.originalId)) {
-            result.alreadyImported.push(row.originalId);
-          } else {
-            const existing = findEvent.get(row.ingestTokenId, row.eventId) as { id: number } | undefined;
-            result.conflicts.push({ originalId: row.originalId, existingId: existing?.id ?? 0 });
-          }
-        }
-        writer.stage(delta);
-        writer.flush();
-      })();
-      return result;
     },
 
     close: () => db.close(),

@@ -52,13 +52,13 @@ const INSERT_USAGE = `
     prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens, cache_write_extended_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
     cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
-    end_user, tags
+    end_user, tags, original_id
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
     @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens, @cacheWriteExtendedTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
     @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
-    @user, @tags
+    @user, @tags, @originalId
   )
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
   RETURNING id`;
@@ -187,6 +187,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
             batch: record.batch ? 1 : 0,
             user: record.user ?? null,
             tags: tagsToJson(record.tags),
+            originalId: record.originalId ?? null,
           }) as { id: number } | undefined;
           if (inserted) {
             outcomes.push({ status: 'created', id: inserted.id });
