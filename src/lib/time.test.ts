@@ -29,3 +29,19 @@ test('formatting drops zero milliseconds and always says Z', () => {
   expect(formatIsoTime(Date.UTC(2024, 0, 15, 10, 30))).toBe('2024-01-15T10:30:00Z');
   expect(formatIsoTime(Date.UTC(2024, 0, 15, 10, 30, 0, 500))).toBe('2024-01-15T10:30:00.500Z');
 });
+
+test('formatIsoTime agrees with toISOString for any instant, in or out of time order', () => {
+  let seed = 7;
+  const next = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+  const samples = [
+    0, 999, 1000, 86_399_999, 86_400_000, -1, -86_400_001, 253_402_300_799_999, 253_402_300_800_000,
+  ];
+  for (let i = 0; i < 5000; i += 1) samples.push(Math.floor((next() - 0.1) * 4e12));
+  for (const ms of samples) {
+    const iso = new Date(ms).toISOString();
+    expect(formatIsoTime(ms)).toBe(iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso);
+  }
+});

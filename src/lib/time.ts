@@ -57,10 +57,35 @@ function isRealDate(ms: number, y: number, m: number, d: number): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
-/** `2024-01-15T10:30:00Z`, with milliseconds only when they are not zero. */
+let cachedDay = Number.NaN;
+let cachedDate = '';
+/** Years 0000-9999: toISOString's plain format (beyond them it writes +/-YYYYYY). */
+const FAST_MAX_MS = 253_402_300_800_000;
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/**
+ * `2024-01-15T10:30:00Z`, with milliseconds only when they are not zero. Exports format a
+ * million of these in time order, so the date part of the last day is reused.
+ */
 export function formatIsoTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  if (!Number.isInteger(ms) || ms < 0 || ms >= FAST_MAX_MS) {
+    const iso = new Date(ms).toISOString();
+    return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  }
+  const day = Math.floor(ms / 86_400_000);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedDate = new Date(day * 86_400_000).toISOString().slice(0, 11);
+  }
+  let rest = ms - day * 86_400_000;
+  const milli = rest % 1000;
+  rest = (rest - milli) / 1000;
+  const seconds = rest % 60;
+  rest = (rest - seconds) / 60;
+  const minutes = rest % 60;
+  const hours = (rest - minutes) / 60;
+  const fraction = milli === 0 ? '' : `.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}`;
+  return `${cachedDate}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}${fraction}Z`;
 }
 
 export const MS_PER_DAY = 86_400_000;

@@ -11,7 +11,37 @@ import { formatIsoTime } from './time.js';
 
 export type ExportFormat = 'csv' | 'jsonl';
 
-export function toApiRow(row: UsageRow) {
+/** The fields of a usage row that leave the service (an export reads only these). */
+export type ExportedUsageRow = Pick<
+  UsageRow,
+  | 'id'
+  | 'ts'
+  | 'model'
+  | 'promptTokens'
+  | 'completionTokens'
+  | 'totalTokens'
+  | 'costNanoUsd'
+  | 'provider'
+  | 'ingestTokenId'
+  | 'tokenLabel'
+  | 'eventId'
+  | 'source'
+  | 'cachedTokens'
+  | 'cacheWriteTokens'
+  | 'cacheWriteExtendedTokens'
+  | 'reasoningTokens'
+  | 'inputAudioTokens'
+  | 'outputAudioTokens'
+  | 'serviceTier'
+  | 'batch'
+  | 'pricingStatus'
+  | 'pricingSource'
+  | 'clientCostNanoUsd'
+  | 'user'
+  | 'tags'
+>;
+
+export function toApiRow(row: ExportedUsageRow) {
   return {
     id: row.id,
     timestamp: formatIsoTime(row.ts),
@@ -68,32 +98,31 @@ export const CSV_HEADER = [
   'tags',
 ];
 
-export function toCsvLine(row: UsageRow): string {
-  return csvRow([
-    csvNumber(row.id),
-    csvText(formatIsoTime(row.ts)),
-    csvText(row.model),
-    csvNumber(row.promptTokens),
-    csvNumber(row.completionTokens),
-    csvNumber(row.totalTokens),
-    row.costNanoUsd === null ? '' : formatNanoUsd(row.costNanoUsd),
-    csvText(row.provider),
-    csvNumber(row.ingestTokenId),
-    csvText(row.tokenLabel),
-    csvText(row.eventId),
-    csvText(row.source),
-    csvNumber(row.cachedTokens),
-    csvNumber(row.cacheWriteTokens),
-    csvNumber(row.reasoningTokens),
-    csvNumber(row.inputAudioTokens),
-    csvNumber(row.outputAudioTokens),
-    csvText(row.serviceTier),
-    row.batch ? 'true' : 'false',
-    csvText(row.pricingStatus),
-    row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd),
-    csvText(row.user),
-    csvText(row.tags === null ? null : JSON.stringify(row.tags)),
-  ]);
+/** The CSV cell of a tag set; rows share tag-set objects (tagsFromJson), so the text is kept. */
+const tagCells = new WeakMap<object, string>();
+function tagsCell(tags: Readonly<Record<string, string>>): string {
+  let cell = tagCells.get(tags);
+  if (cell === undefined) {
+    cell = csvText(JSON.stringify(tags));
+    tagCells.set(tags, cell);
+  }
+  return cell;
+}
+
+/**
+ * One CSV line. Built by concatenation rather than csvRow(array): an export writes a million of
+ * these. The timestamp, source and pricing status are never quoted (fixed alphabets).
+ */
+export function toCsvLine(row: ExportedUsageRow): string {
+  return (
+    `${row.id},${formatIsoTime(row.ts)},${csvText(row.model)},${row.promptTokens},${row.completionTokens},` +
+    `${row.totalTokens},${row.costNanoUsd === null ? '' : formatNanoUsd(row.costNanoUsd)},` +
+    `${csvText(row.provider)},${csvNumber(row.ingestTokenId)},${csvText(row.tokenLabel)},${csvText(row.eventId)},` +
+    `${row.source},${row.cachedTokens},${row.cacheWriteTokens},${row.reasoningTokens},${row.inputAudioTokens},` +
+    `${row.outputAudioTokens},${csvText(row.serviceTier)},${row.batch ? 'true' : 'false'},${row.pricingStatus},` +
+    `${row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd)},${csvText(row.user)},` +
+    `${row.tags === null ? '' : tagsCell(row.tags)}\r\n`
+  );
 }
 
 export type ApiUsageRow = ReturnType<typeof toApiRow>;
@@ -104,7 +133,7 @@ export function exportPreamble(format: ExportFormat): string {
 }
 
 /** One chunk of rows as export text. */
-export function encodeRows(rows: readonly UsageRow[], format: ExportFormat): string {
+export function encodeRows(rows: readonly ExportedUsageRow[], format: ExportFormat): string {
   let text = '';
   if (format === 'csv') for (const row of rows) text += toCsvLine(row);
   else for (const row of rows) text += `${JSON.stringify(toApiRow(row))}\n`;

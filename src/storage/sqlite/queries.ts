@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { ExportedUsageRow } from '../../lib/usage-export.js';
 import type {
   ModelUsage,
   StoreStats,
@@ -31,6 +32,43 @@ const USAGE_COLUMNS = `
   u.end_user AS user, u.tags`;
 
 type RawUsageRow = Omit<UsageRow, 'batch' | 'tags'> & { batch: number; tags: string | null };
+
+const EXPORT_COLUMNS = `
+  u.id, u.ts, u.model, u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cost_nanousd, u.provider,
+  u.ingest_token_id, t.label, u.event_id, u.source, u.cached_tokens, u.cache_write_tokens,
+  u.cache_write_extended_tokens, u.reasoning_tokens, u.input_audio_tokens, u.output_audio_tokens,
+  u.service_tier, u.batch, u.pricing_status, u.pricing_source, u.client_cost_nanousd, u.end_user, u.tags`;
+
+/** An EXPORT_COLUMNS row, in that order. */
+function toExportedRow(raw: unknown[]): ExportedUsageRow {
+  return {
+    id: raw[0] as number,
+    ts: raw[1] as number,
+    model: raw[2] as string,
+    promptTokens: raw[3] as number,
+    completionTokens: raw[4] as number,
+    totalTokens: raw[5] as number,
+    costNanoUsd: raw[6] as number | null,
+    provider: raw[7] as string,
+    ingestTokenId: raw[8] as number | null,
+    tokenLabel: raw[9] as string | null,
+    eventId: raw[10] as string | null,
+    source: raw[11] as UsageRow['source'],
+    cachedTokens: raw[12] as number,
+    cacheWriteTokens: raw[13] as number,
+    cacheWriteExtendedTokens: raw[14] as number,
+    reasoningTokens: raw[15] as number,
+    inputAudioTokens: raw[16] as number,
+    outputAudioTokens: raw[17] as number,
+    serviceTier: raw[18] as string | null,
+    batch: raw[19] === 1,
+    pricingStatus: raw[20] as UsageRow['pricingStatus'],
+    pricingSource: raw[21] as string | null,
+    clientCostNanoUsd: raw[22] as number | null,
+    user: raw[23] as string | null,
+    tags: tagsFromJson(raw[24] as string | null),
+  };
+}
 
 function toUsageRow(raw: RawUsageRow): UsageRow {
   return { ...raw, batch: raw.batch === 1, tags: tagsFromJson(raw.tags) };
@@ -72,6 +110,7 @@ function filterSql(filter: UsageFilter, after?: UsageCursor): FilterSql {
 /** Prepared statements are cached by their SQL text (the filter shape decides the text). */
 export class ReadQueries {
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly rawStatements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {}
 
@@ -108,11 +147,23 @@ export class ReadQueries {
   }
 
   /** Iterates matching rows newest first; the caller pulls chunks at its own pace. */
-  *iterateUsage(filter: UsageFilter, chunkRows: number): Generator<UsageRow[]> {
-    const { statement, params } = this.usageSelect(filter);
-    let chunk: UsageRow[] = [];
-    for (const raw of statement.iterate(params) as IterableIterator<RawUsageRow>) {
-      chunk.push(toUsageRow(raw));
+  /**
+   * Iterates matching rows newest first, with the exported columns only; the caller pulls chunks
+   * at its own pace. Rows come from SQLite as arrays (building a 25-property object per row in
+   * the driver costs as much as the query itself).
+   */
+  *iterateUsage(filter: UsageFilter, chunkRows: number): Generator<ExportedUsageRow[]> {
+    const { where, params } = filterSql(filter);
+    const sql = `SELECT ${EXPORT_COLUMNS} FROM usage_log u LEFT JOIN ingest_tokens t ON t.id = u.ingest_token_id
+      ${where} ORDER BY u.ts DESC, u.id DESC`;
+    let statement = this.rawStatements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql).raw(true);
+      this.rawStatements.set(sql, statement);
+    }
+    let chunk: ExportedUsageRow[] = [];
+    for (const raw of statement.iterate(params) as IterableIterator<unknown[]>) {
+      chunk.push(toExportedRow(raw));
       if (chunk.length >= chunkRows) {
         yield chunk;
         chunk = [];

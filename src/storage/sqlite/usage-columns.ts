@@ -9,6 +9,21 @@ export function tagsToJson(tags: Readonly<Record<string, string>> | null | undef
   return JSON.stringify(Object.fromEntries(keys.map((key) => [key, tags[key]])));
 }
 
-export function tagsFromJson(text: string | null): Record<string, string> | null {
-  return text === null ? null : (JSON.parse(text) as Record<string, string>);
+/**
+ * Rows repeat a few tag sets over and over (an app sends the same team/env/feature tags), so
+ * parsed sets are shared: an export of a million rows parses each distinct set once. The objects
+ * are frozen because they are shared; the cache is bounded.
+ */
+const parsedTags = new Map<string, Readonly<Record<string, string>>>();
+const PARSED_TAGS_MAX = 10_000;
+
+export function tagsFromJson(text: string | null): Readonly<Record<string, string>> | null {
+  if (text === null) return null;
+  let tags = parsedTags.get(text);
+  if (!tags) {
+    tags = Object.freeze(JSON.parse(text) as Record<string, string>);
+    if (parsedTags.size >= PARSED_TAGS_MAX) parsedTags.clear();
+    parsedTags.set(text, tags);
+  }
+  return tags;
 }
