@@ -37,7 +37,13 @@ const DAY = 86_400_000;
 interface Question {
   name: string;
   url: string;
-  raw: () => Promise<unknown>;
+  /** The same question through the analytics service, from the rollups or from usage_log only. */
+  ask: (source: 'auto' | 'raw') => Promise<unknown>;
+}
+
+/** The answer without the field that says where it came from. */
+function comparable(answer: unknown): string {
+  return JSON.stringify(answer, (key, value) => (key === 'source' ? undefined : value));
 }
 
 function median(samples: number[]): number {
@@ -82,7 +88,7 @@ async function main(): Promise<void> {
       questions.push({
         name: `${label} summary ${name}`,
         url: `/usage/summary?${q(params)}`,
-        raw: () => analytics.summary({ filter, range, source: 'raw' }),
+        ask: (source) => analytics.summary({ filter, range, source }),
       });
     const series = (
       name: string,
@@ -94,7 +100,7 @@ async function main(): Promise<void> {
       questions.push({
         name: `${label} timeseries ${name}`,
         url: `/usage/timeseries?${q(params)}`,
-        raw: () =>
+        ask: (source) =>
           analytics.timeseries({
             filter: {},
             range,
@@ -102,14 +108,14 @@ async function main(): Promise<void> {
             unit,
             groupBy,
             seriesLimit: 10,
-            source: 'raw',
+            source,
           }),
       });
     const top = (name: string, params: string, by: UsageGroupBy) =>
       questions.push({
         name: `${label} top ${name}`,
         url: `/usage/top?${q(params)}`,
-        raw: () => analytics.top({ filter: {}, range, by, limit: 10, source: 'raw' }),
+        ask: (source) => analytics.top({ filter: {}, range, by, limit: 10, source }),
       });
 
     summary('all', '', {});
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
 
   const selected = questions.filter((question) => !values.only || question.name.includes(values.only));
   process.stdout.write(
-    `${'question'.padEnd(42)} ${'rollups ms'.padStart(11)} ${'(min-max)'.padEnd(14)} ${'raw ms'.padStart(9)}  speed-up\n`,
+    `${'question'.padEnd(42)} ${'rollups ms'.padStart(11)} ${'(min-max)'.padEnd(14)} ${'raw ms'.padStart(9)}  speed-up  same answer\n`,
   );
   for (const question of selected) {
     const times: number[] = [];
@@ -156,16 +162,19 @@ async function main(): Promise<void> {
       if (run >= 2) times.push(elapsed);
     }
     const rawTimes: number[] = [];
+    let rawAnswer: unknown;
     for (let run = 0; run < RAW_RUNS; run += 1) {
       const started = performance.now();
-      await question.raw();
+      rawAnswer = await question.ask('raw');
       rawTimes.push(performance.now() - started);
     }
+    const same = comparable(await question.ask('auto')) === comparable(rawAnswer);
     const fast = median(times);
     const slow = median(rawTimes);
     const spread = `(${Math.min(...times).toFixed(1)}-${Math.max(...times).toFixed(1)})`;
     process.stdout.write(
-      `${question.name.padEnd(42)} ${fast.toFixed(1).padStart(11)} ${spread.padEnd(14)} ${slow.toFixed(0).padStart(9)}  ${(slow / fast).toFixed(0)}x${source === 'rollups' ? '' : ` [${source}]`}\n`,
+      `${question.name.padEnd(42)} ${fast.toFixed(1).padStart(11)} ${spread.padEnd(14)} ${slow.toFixed(0).padStart(9)}  ` +
+        `${`${(slow / fast).toFixed(0)}x`.padStart(8)}  ${same ? 'yes' : 'NO'}${source === 'rollups' ? '' : ` [${source}]`}\n`,
     );
   }
   await app.close();
