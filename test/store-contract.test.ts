@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createSqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../src/storage/store.js';
+import { listCells } from '../src/storage/usage-aggregate.js';
 import { usage } from './usage-fixture.js';
 
 /** Every backend runs this suite unchanged. A backend that needs it changed has leaked through the interface. */
@@ -164,6 +165,68 @@ for (const backend of BACKENDS) {
         break;
       }
       expect((await store.listUsage({}, { limit: 1 })).rows).toHaveLength(1);
+    });
+
+    test('aggregateUsage totals each interval and group, and says which rows have no group value', async () => {
+      const t = await newToken('agg');
+      const day = 86_400_000;
+      await store.insertUsage([
+        usage({ ingestTokenId: t.id, ts: 10 * day + 5, user: 'ann', tags: { team: 'a' } }),
+        usage({
+          ingestTokenId: t.id,
+          ts: 10 * day + 7,
+          user: 'bob',
+          tags: { team: 'a' },
+          costNanoUsd: null,
+          pricingStatus: 'unpriced',
+        }),
+        usage({ ts: 11 * day + 3_600_000, model: 'gpt-4o', tags: { team: 'b' } }),
+        usage({ ts: 12 * day, user: 'ann' }),
+      ]);
+      const intervals = [
+        { startMs: 10 * day, endMs: 11 * day },
+        { startMs: 11 * day, endMs: 12 * day + 1 },
+      ];
+      for (const source of ['auto', 'raw'] as const) {
+        const byTeam = listCells(
+          await store.aggregateUsage({
+            filter: {},
+            intervals,
+            groupBy: { kind: 'tag', key: 'team' },
+            source,
+          }),
+        );
+        expect(
+          byTeam
+            .map((c) => [
+              c.interval,
+              c.group,
+              c.totals.requests,
+              c.totals.costNanoUsd,
+              c.totals.unpricedRequests,
+            ])
+            .sort(),
+        ).toEqual(
+          [
+            [0, 'a', 2, 450_000, 1],
+            [1, 'b', 1, 450_000, 0],
+            [1, null, 1, 450_000, 0],
+          ].sort(),
+        );
+        const ann = await store.aggregateUsage({ filter: { user: 'ann' }, intervals, groupBy: null, source });
+        expect(listCells(ann).map((c) => [c.interval, c.totals.requests, c.totals.totalTokens])).toEqual([
+          [0, 1, 1500],
+          [1, 1, 1500],
+        ]);
+        const byToken = await store.aggregateUsage({
+          filter: {},
+          intervals: intervals.slice(0, 1),
+          groupBy: { kind: 'token' },
+          source,
+        });
+        expect(listCells(byToken).map((c) => [c.group, c.totals.requests])).toEqual([[String(t.id), 2]]);
+        expect(byToken.labels[String(t.id)]).toBe('agg');
+      }
     });
 
     test('resetUsage deletes usage only; stats and models follow', async () => {
