@@ -5,7 +5,6 @@ import {
   encodeRows,
   exportPreamble,
 } from '../../lib/usage-export.js';
-import type { UsageRow } from '../store.js';
 import { AggregateQueries } from './aggregate-queries.js';
 import { openDatabase } from './open-database.js';
 import { ReadQueries } from './queries.js';
