@@ -9,7 +9,8 @@
  * apps that send them (~5,000 users), 13 months of traffic that grows over time and follows the
  * hours of the day and the days of the week, ~1% unpriced calls. Rows go in through the store's bulk
  * load (SqliteStore.loadUsage: multi-row INSERTs, the same RollupDelta/RollupWriter as ingest), with
- * usage_log's indexes dropped during the load and rebuilt at the end.
+ * usage_log's indexes dropped during the load and rebuilt at the end (--keep-indexes: maintained
+ * row by row instead, to compare).
  * The file is deleted first; put it under /tmp, never in the repository.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     months: { type: 'string', default: '13' },
     batch: { type: 'string', default: '50000' },
     seed: { type: 'string', default: '1' },
+    'keep-indexes': { type: 'boolean', default: false },
   },
 });
 
@@ -197,7 +199,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
   const weightSum = hourWeights.reduce((a, b) => a + b, 0);
 
   // Event ids are unique by construction: rebuilding the unique index at the end checks it.
-  const restoreIndexes = suspendUsageIndexes(store.db, { unique: true });
+  const restoreIndexes = values['keep-indexes'] ? () => undefined : suspendUsageIndexes(store.db, { unique: true });
   let written = 0;
   let eventCounter = 0;
   let batch: NewUsage[] = [];
