@@ -199,7 +199,9 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
   const weightSum = hourWeights.reduce((a, b) => a + b, 0);
 
   // Event ids are unique by construction: rebuilding the unique index at the end checks it.
-  const restoreIndexes = values['keep-indexes'] ? () => undefined : suspendUsageIndexes(store.db, { unique: true });
+  const restoreIndexes = values['keep-indexes']
+    ? () => undefined
+    : suspendUsageIndexes(store.db, { unique: true });
   let written = 0;
   let eventCounter = 0;
   let batch: NewUsage[] = [];

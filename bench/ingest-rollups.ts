@@ -1,10 +1,13 @@
 /**
  * What rollup maintenance costs ingest: the same POST /ingest load against a build without rollups
- * (a baseline commit, default `main`) and against this checkout, alternating, reporting requests
+ * (a baseline commit) and against this checkout, alternating, reporting requests
  * per second and the server's own CPU per request (read from /proc; it moves much less than req/s
  * when other work shares the machine).
  *
- *   npx tsx bench/ingest-rollups.ts [--baseline main] [--seconds 10] [--rounds 3] [--load plain|attributed|both]
+ *   npx tsx bench/ingest-rollups.ts [--baseline <ref>] [--seconds 10] [--rounds 3] [--load plain|attributed|both]
+ *
+ * The default baseline, a7fdca2, is main as it was just before the analytics branch was merged
+ * (pricing engine, ops, everything but rollups): the newest code without them.
  *
  * Loads (100 connections, one record per request, unique event ids):
  * - plain: the original client's record (one token, one model, no tags, no user).
@@ -22,7 +25,7 @@ import autocannon from 'autocannon';
 
 const { values } = parseArgs({
   options: {
-    baseline: { type: 'string', default: 'main' },
+    baseline: { type: 'string', default: 'a7fdca2' },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     load: { type: 'string', default: 'both' },

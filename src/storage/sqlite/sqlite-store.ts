@@ -179,7 +179,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     insertUsage(records: readonly NewUsage[]): Promise<InsertOutcome[]> {
       return writes.enqueue(() => {
         const outcomes: InsertOutcome[] = [];
-        const delta = new RollupDelta();
+        const created: NewUsage[] = [];
         for (const record of records) {
           const inserted = insertUsage.get({
             ...record,
@@ -190,7 +190,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
           }) as { id: number } | undefined;
           if (inserted) {
             outcomes.push({ status: 'created', id: inserted.id });
-            delta.addRow(record);
+            created.push(record);
           } else {
             const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
             outcomes.push({ status: 'duplicate', id: existing.id });
@@ -202,7 +202,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
             );
           }
         }
-        rollups.stage(delta);
+        rollups.stageRows(created);
         return outcomes;
       }, records.length);
     },
