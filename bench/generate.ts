@@ -121,6 +121,8 @@ interface App {
   team: string;
   env: string;
   features: string[];
+  /** One tag object per feature, reused as a client reuses its constants. */
+  tagSets: Readonly<Record<string, string>>[];
   users: string[];
 }
 
@@ -147,15 +149,19 @@ function makeApps(): App[] {
       { length: userCount },
       () => `user-${(userCounter++).toString(36).padStart(4, '0')}`,
     );
+    const team = pick(TEAMS);
+    const env = i % 7 === 0 ? 'staging' : i % 11 === 0 ? 'dev' : 'prod';
+    const features = Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(FEATURES));
     return {
       label: `${pick(names)}-${i}`,
       // Zipf-like: a few apps carry most of the traffic.
       weight: 1 / (i + 1) ** 0.9,
       models: [...models],
       modelWeights: cumulate([...models].map((_, k) => 1 / (k + 1))),
-      team: pick(TEAMS),
-      env: i % 7 === 0 ? 'staging' : i % 11 === 0 ? 'dev' : 'prod',
-      features: Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(FEATURES)),
+      team,
+      env,
+      features,
+      tagSets: features.map((feature) => Object.freeze({ team, env, feature })),
       users,
     };
   });
@@ -270,7 +276,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
         meta: null,
         rawUsage: null,
         user: app.users.length > 0 ? pick(app.users) : null,
-        tags: { team: app.team, env: app.env, feature: pick(app.features) },
+        tags: pick(app.tagSets),
       };
       batch.push(record);
 

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import type { NewUsage } from '../store.js';
-import type { RollupDelta } from './rollup-writer.js';
 import { tagsToJson } from './usage-columns.js';
 
 /**
@@ -8,7 +7,7 @@ import { tagsToJson } from './usage-columns.js';
  * than the ingest insert: positional multi-row INSERTs, no per-row duplicate answer, no token
  * last-seen update. A row whose (token, event_id) is already stored makes the whole load throw
  * (the unique index refuses it), so the caller's transaction rolls back and nothing drifts.
- * Every row is added to `delta` for the rollups.
+ * The caller stages the rows for the rollups (RollupWriter.stageRows) in the same transaction.
  */
 
 const COLUMNS = [
@@ -80,9 +79,7 @@ function fill(into: unknown[], at: number, record: NewUsage): void {
   for (let i = 0; i < values.length; i += 1) into[at + i] = values[i];
 }
 
-export function createBulkLoader(
-  db: Database.Database,
-): (records: readonly NewUsage[], delta: RollupDelta) => void {
+export function createBulkLoader(db: Database.Database): (records: readonly NewUsage[]) => void {
   const row = `(${COLUMNS.map(() => '?').join(', ')})`;
   const insert = (count: number) =>
     db.prepare(`INSERT INTO usage_log (${COLUMNS.join(', ')}) VALUES ${Array(count).fill(row).join(', ')}`);
@@ -90,13 +87,12 @@ export function createBulkLoader(
   const one = insert(1);
   const params = new Array<unknown>(ROWS_PER_STATEMENT * COLUMNS.length);
   const single = new Array<unknown>(COLUMNS.length);
-  return (records, delta) => {
+  return (records) => {
     let index = 0;
     for (; index + ROWS_PER_STATEMENT <= records.length; index += ROWS_PER_STATEMENT) {
       for (let i = 0; i < ROWS_PER_STATEMENT; i += 1) {
         const record = records[index + i] as NewUsage;
         fill(params, i * COLUMNS.length, record);
-        delta.addRow(record);
       }
       many.run(params);
     }
@@ -104,7 +100,6 @@ export function createBulkLoader(
       const record = records[index] as NewUsage;
       fill(single, 0, record);
       one.run(single);
-      delta.addRow(record);
     }
   };
 }

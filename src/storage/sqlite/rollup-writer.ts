@@ -144,6 +144,8 @@ export class RollupDelta {
   private readonly tailIds = new Map<string, number>();
   private nextDimValueId = 0;
   private count = 0;
+  private lastDay = Number.NaN;
+  private lastMonth = 0;
 
   /** Full-detail entries held (0 = nothing to write). */
   get size(): number {
@@ -248,11 +250,13 @@ export class RollupDelta {
 
   private addToEveryDim(row: RollupKey, sums: number[]): void {
     const tokenId = row.ingestTokenId ?? 0;
-    const buckets: Record<UtcUnit, number> = {
-      month: floorUtc('month', row.ts),
-      day: floorUtc('day', row.ts),
-      hour: floorUtc('hour', row.ts),
-    };
+    const day = floorUtc('day', row.ts);
+    // Rows mostly come in time order: the month of the previous row's day is usually this one's.
+    if (day !== this.lastDay) {
+      this.lastDay = day;
+      this.lastMonth = floorUtc('month', row.ts);
+    }
+    const buckets: Record<UtcUnit, number> = { month: this.lastMonth, day, hour: floorUtc('hour', row.ts) };
     const tail = this.tailId(tailOf('full', tokenId, row.provider, row.model));
     const add = (dim: string, dimValue: string, layout: Layout) => {
       const key = this.dimValueId(dim, dimValue) * ID_SPAN + tail;
@@ -279,13 +283,21 @@ export class RollupDelta {
     };
     add(ALL_DIM, '', LAYOUT_ALL);
     if (row.user) add(USER_DIM, row.user, LAYOUT_USER);
-    if (row.tags) {
-      for (const key in row.tags) {
-        const value = row.tags[key];
-        if (value !== undefined) add(tagDim(key), value, LAYOUT_TAG);
-      }
-    }
+    if (row.tags) for (const [dim, value] of tagPairs(row.tags)) add(dim, value, LAYOUT_TAG);
   }
+}
+
+/** A tag set's (dimension, value) pairs, kept per set object: clients reuse their tag objects. */
+const tagPairCache = new WeakMap<object, readonly (readonly [string, string])[]>();
+function tagPairs(tags: Readonly<Record<string, string>>): readonly (readonly [string, string])[] {
+  let pairs = tagPairCache.get(tags);
+  if (!pairs) {
+    pairs = Object.entries(tags)
+      .filter((entry): entry is [string, string] => entry[1] !== undefined)
+      .map(([key, value]) => [tagDim(key), value] as const);
+    tagPairCache.set(tags, pairs);
+  }
+  return pairs;
 }
 
 /** The details a tier keeps for a dimension. */

@@ -20,7 +20,7 @@ import { openDatabase } from './open-database.js';
 import { createPricingMethods } from './pricing-store.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
-import { RollupDelta, RollupWriter } from './rollup-writer.js';
+import { RollupWriter } from './rollup-writer.js';
 import { tagsToJson } from './usage-columns.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -217,9 +217,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     loadUsage(records: readonly NewUsage[]): Promise<number> {
       return writes.enqueue(() => {
-        const delta = new RollupDelta();
-        bulkLoad(records, delta);
-        rollups.stage(delta);
+        bulkLoad(records);
+        rollups.stageRows(records);
         return records.length;
       }, records.length);
     },

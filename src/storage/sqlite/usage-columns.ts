@@ -2,11 +2,18 @@
  * How the analytics columns of usage_log are stored: tags as a JSON object with sorted keys (so
  * equal maps are equal text), NULL when there are none.
  */
+const tagsJson = new WeakMap<object, string | null>();
+
+/** Kept per tag-set object: a client that reuses its tag objects pays for the text once. */
 export function tagsToJson(tags: Readonly<Record<string, string>> | null | undefined): string | null {
   if (!tags) return null;
-  const keys = Object.keys(tags).sort();
-  if (keys.length === 0) return null;
-  return JSON.stringify(Object.fromEntries(keys.map((key) => [key, tags[key]])));
+  let json = tagsJson.get(tags);
+  if (json === undefined) {
+    const keys = Object.keys(tags).sort();
+    json = keys.length === 0 ? null : JSON.stringify(Object.fromEntries(keys.map((key) => [key, tags[key]])));
+    tagsJson.set(tags, json);
+  }
+  return json;
 }
 
 /**
