@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -40,7 +41,8 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const buckets = input.buckets ?? new MemoryBucketStore();
   const pricer = input.pricer ?? createBuiltinPricer();
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
-  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest };
+  const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
+  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest, authenticate };
 
   const app = Fastify({
     ...(input.logger ? { loggerInstance: input.logger } : { logger: { level: config.logLevel } }),
@@ -76,7 +78,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     });
   }
 
-  const authenticate = createAuthenticator({ config, buckets, clock, metrics });
+  await app.register(cookie);
   const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics });
   app.addHook('onRequest', async (request, reply) => {
     const auth = request.routeOptions.config.auth;

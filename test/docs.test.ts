@@ -10,7 +10,12 @@ function tableRows(doc: string): string[][] {
   return doc
     .split('\n')
     .filter((line) => line.startsWith('|') && !/^\|[-\s|]+\|$/.test(line))
-    .map((line) => line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim()),
+    );
 }
 
 test('docs/config.md documents every configuration variable with its default', () => {

@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
 import type { Store } from '../storage/store.js';
+import type { Authenticator } from './hooks/auth.js';
 
 /** What route modules get: everything is passed in, nothing is a module singleton. */
 export interface HttpDeps {
@@ -15,4 +16,6 @@ export interface HttpDeps {
   buckets: BucketStore;
   metrics: Metrics;
   ingest: IngestService;
+  /** Key and session checks; the sign-in route uses it to count wrong keys like X-API-Key does. */
+  authenticate: Authenticator;
 }

@@ -7,6 +7,7 @@ import type {
   StoreStats,
   TokenRecord,
   TokenSummary,
+  UsageChange,
   UsageCursor,
   UsageFilter,
   UsagePage,
@@ -16,6 +17,7 @@ import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
+import { createSessionMethods } from './sessions.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -81,6 +83,16 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const ping = db.prepare('SELECT 1 AS ok');
 
   let closed = false;
+  const usageListeners = new Set<(change: UsageChange) => void>();
+  const notify = (change: UsageChange) => {
+    for (const listener of usageListeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's failure must not turn a committed write into an error.
+      }
+    }
+  };
 
   return {
     db,
@@ -131,30 +143,44 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     insertUsage(records: readonly NewUsage[]): Promise<InsertOutcome[]> {
-      return writes.enqueue(() => {
-        const outcomes: InsertOutcome[] = [];
-        const seen = new Map<number, number>();
-        for (const record of records) {
-          const inserted = insertUsage.get({ ...record, batch: record.batch ? 1 : 0 }) as
-            | { id: number }
-            | undefined;
-          if (inserted) {
-            outcomes.push({ status: 'created', id: inserted.id });
-          } else {
-            const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
-            outcomes.push({ status: 'duplicate', id: existing.id });
+      return writes
+        .enqueue(() => {
+          const outcomes: InsertOutcome[] = [];
+          const seen = new Map<number, number>();
+          for (const record of records) {
+            const inserted = insertUsage.get({ ...record, batch: record.batch ? 1 : 0 }) as
+              | { id: number }
+              | undefined;
+            if (inserted) {
+              outcomes.push({ status: 'created', id: inserted.id });
+            } else {
+              const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
+              outcomes.push({ status: 'duplicate', id: existing.id });
+            }
+            if (record.ingestTokenId !== null) {
+              seen.set(
+                record.ingestTokenId,
+                Math.max(seen.get(record.ingestTokenId) ?? 0, record.receivedAt),
+              );
+            }
           }
-          if (record.ingestTokenId !== null) {
-            seen.set(record.ingestTokenId, Math.max(seen.get(record.ingestTokenId) ?? 0, record.receivedAt));
-          }
-        }
-        for (const [id, seenAt] of seen) touchToken.run({ id, seenAt });
-        return outcomes;
-      }, records.length);
+          for (const [id, seenAt] of seen) touchToken.run({ id, seenAt });
+          return outcomes;
+        }, records.length)
+        .then((outcomes) => {
+          const created = outcomes.filter((o) => o.status === 'created').length;
+          if (created > 0) notify({ kind: 'insert', rows: created });
+          return outcomes;
+        });
     },
 
     resetUsage(): Promise<number> {
-      return writes.enqueue(() => deleteUsage.run().changes);
+      return writes
+        .enqueue(() => deleteUsage.run().changes)
+        .then((rows) => {
+          notify({ kind: 'reset', rows });
+          return rows;
+        });
     },
 
     listUsage(filter: UsageFilter, page: { limit: number; after?: UsageCursor }): Promise<UsagePage> {
@@ -171,6 +197,13 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     stats(nowMs: number): Promise<StoreStats> {
       return reads.stats(nowMs);
+    },
+
+    ...createSessionMethods(db, writes),
+
+    onUsageChange(listener) {
+      usageListeners.add(listener);
+      return () => usageListeners.delete(listener);
     },
   };
 }
