@@ -1,3 +1,4 @@
+/// <reference types="@fastify/cookie" />
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
