@@ -12,7 +12,7 @@ import { registerRoutes } from './http/routes.js';
 import { ErrorBody } from './http/schemas.js';
 import { createIngestService } from './ingest/ingest-service.js';
 import { type Clock, systemClock } from './lib/clock.js';
-import { bodyAjv, describeValidationError, textAjv } from './lib/validator.js';
+import { bodyAjv, describeValidationErrors, textAjv } from './lib/validator.js';
 import { Metrics } from './metrics/metrics.js';
 import { createBuiltinPricer } from './pricing/builtin-pricer.js';
 import type { Pricer } from './pricing/types.js';
@@ -52,12 +52,14 @@ export async function buildApp(input: AppDeps): Promise<App> {
     trustProxy: config.trustProxy,
     genReqId: createRequestIdGenerator(),
     return503OnClosing: true,
-    schemaErrorFormatter: (errors) => new Error(errors.map((e) => describeValidationError(e)).join('; ')),
+    schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? bodyAjv.compile(schema) : textAjv.compile(schema),
   );
+  // Only JSON bodies are accepted: any other Content-Type is a 415 (Fastify also parses text/plain).
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorBody);
   registerErrorHandling(app);
   registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });

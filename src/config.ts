@@ -294,7 +294,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   }
 
   const host = read('HOST') ?? (mode === 'development' && !apiKey ? '127.0.0.1' : '0.0.0.0');
-  if (!apiKey && !isLoopback(host)) {
+  if (mode === 'development' && !apiKey && !isLoopback(host)) {
     problems.push(
       `HOST=${host} would expose an open admin API to the network: set API_KEY, or bind HOST to 127.0.0.1`,
     );

@@ -2,11 +2,10 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
-import { csvNumber, csvRow, csvText, UTF8_BOM } from '../lib/csv.js';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { formatNanoUsd, nanoToUsd } from '../lib/money.js';
-import { formatIsoTime, MS_PER_DAY, parseIsoTime } from '../lib/time.js';
-import type { UsageFilter, UsageRow } from '../storage/store.js';
+import { MS_PER_DAY, parseIsoTime } from '../lib/time.js';
+import { toApiRow } from '../lib/usage-export.js';
+import type { UsageFilter } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
@@ -82,92 +81,6 @@ export const UsageRowBody = Type.Object({
   clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
 });
 
-function toApiRow(row: UsageRow) {
-  return {
-    id: row.id,
-    timestamp: formatIsoTime(row.ts),
-    model: row.model,
-    promptTokens: row.promptTokens,
-    completionTokens: row.completionTokens,
-    totalTokens: row.totalTokens,
-    estimatedCostUSD: row.costNanoUsd === null ? null : nanoToUsd(row.costNanoUsd),
-    provider: row.provider,
-    ingestTokenId: row.ingestTokenId,
-    tokenLabel: row.tokenLabel,
-    eventId: row.eventId,
-    source: row.source,
-    cachedTokens: row.cachedTokens,
-    cacheWriteTokens: row.cacheWriteTokens,
-    reasoningTokens: row.reasoningTokens,
-    inputAudioTokens: row.inputAudioTokens,
-    outputAudioTokens: row.outputAudioTokens,
-    serviceTier: row.serviceTier,
-    batch: row.batch,
-    pricingStatus: row.pricingStatus,
-    clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
-  };
-}
-
-/** The original's seven columns first (same names), then ours. */
-const CSV_HEADER = [
-  'id',
-  'timestamp',
-  'model',
-  'promptTokens',
-  'completionTokens',
-  'totalTokens',
-  'estimatedCostUSD',
-  'provider',
-  'ingestTokenId',
-  'tokenLabel',
-  'eventId',
-  'source',
-  'cachedTokens',
-  'cacheWriteTokens',
-  'reasoningTokens',
-  'inputAudioTokens',
-  'outputAudioTokens',
-  'serviceTier',
-  'batch',
-  'pricingStatus',
-  'clientCostUSD',
-];
-
-function toCsvLine(row: UsageRow): string {
-  return csvRow([
-    csvNumber(row.id),
-    csvText(formatIsoTime(row.ts)),
-    csvText(row.model),
-    csvNumber(row.promptTokens),
-    csvNumber(row.completionTokens),
-    csvNumber(row.totalTokens),
-    row.costNanoUsd === null ? '' : formatNanoUsd(row.costNanoUsd),
-    csvText(row.provider),
-    csvNumber(row.ingestTokenId),
-    csvText(row.tokenLabel),
-    csvText(row.eventId),
-    csvText(row.source),
-    csvNumber(row.cachedTokens),
-    csvNumber(row.cacheWriteTokens),
-    csvNumber(row.reasoningTokens),
-    csvNumber(row.inputAudioTokens),
-    csvNumber(row.outputAudioTokens),
-    csvText(row.serviceTier),
-    row.batch ? 'true' : 'false',
-    csvText(row.pricingStatus),
-    row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd),
-  ]);
-}
-
-async function* csvLines(rows: AsyncIterable<UsageRow[]>): AsyncGenerator<string> {
-  yield UTF8_BOM + csvRow(CSV_HEADER);
-  for await (const chunk of rows) {
-    let text = '';
-    for (const row of chunk) text += toCsvLine(row);
-    yield text;
-  }
-}
-
 export function exportFilename(nowMs: number, extension: string): string {
   const stamp = new Date(nowMs)
     .toISOString()
@@ -197,7 +110,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             cursor: Type.Optional(
               Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' }),
             ),
-            format: Type.Union([Type.Literal('json'), Type.Literal('csv')], {
+            format: Type.Enum(['json', 'csv'], {
               default: 'json',
               description: 'csv streams every matching row (no page limit).',
             }),
@@ -215,7 +128,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const filter = parseUsageFilter(request.query);
         if (request.query.format === 'csv') {
-          const stream = Readable.from(csvLines(deps.store.exportUsage(filter)), { objectMode: false });
+          const stream = Readable.from(deps.store.exportUsage(filter, 'csv'), { objectMode: false });
           return reply
             .type('text/csv; charset=utf-8')
             .header(

@@ -30,10 +30,28 @@ export function describeValidationError(error: ErrorObject, prefix = ''): string
     const extra = (error.params as { additionalProperty?: string }).additionalProperty ?? '';
     return `${prefix}${field ? `${field}.` : ''}${extra} is not a known field`;
   }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+    return `${prefix}${field || 'value'} must be one of: ${allowed.join(', ')}`;
+  }
   if (error.keyword === 'anyOf' || error.keyword === 'oneOf') {
     return `${prefix}${field || 'value'} has the wrong type`;
   }
   return `${prefix}${field || 'body'} ${error.message ?? 'is invalid'}`;
+}
+
+/**
+ * One message per failing field: the branches of a failed anyOf are dropped in favour of the anyOf
+ * error itself, so a client reads "event_id has the wrong type", not three half-reasons.
+ */
+export function describeValidationErrors(errors: readonly ErrorObject[]): string {
+  const unions = new Set(
+    errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath),
+  );
+  const kept = errors.filter(
+    (e) => e.keyword === 'anyOf' || e.keyword === 'oneOf' || !unions.has(e.instancePath),
+  );
+  return [...new Set(kept.map((e) => describeValidationError(e)))].join('; ');
 }
 
 export function compileBody<T>(schema: object): ValidateFunction<T> {

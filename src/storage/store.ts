@@ -13,6 +13,8 @@
  * - Implementations must not throw for expected outcomes (taken label, unknown id); those are values.
  */
 
+import type { ExportFormat } from '../lib/usage-export.js';
+
 export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
 export type UsageSource = 'ingest' | 'legacy' | 'import';
 
@@ -146,8 +148,12 @@ export interface Store {
   resetUsage(): Promise<number>;
 
   listUsage(filter: UsageFilter, page: { limit: number; after?: UsageCursor }): Promise<UsagePage>;
-  /** Every matching row, newest first, in chunks; memory stays bounded whatever the row count. */
-  exportUsage(filter: UsageFilter): AsyncIterable<UsageRow[]>;
+  /**
+   * Every matching row, newest first, encoded with lib/usage-export.ts (preamble first), in chunks
+   * that are pulled as the consumer reads: memory stays bounded whatever the row count, and the
+   * encoding work happens off the thread that answers ingest.
+   */
+  exportUsage(filter: UsageFilter, format: ExportFormat): AsyncIterable<string>;
   /** Distinct models with usage, ascending. */
   listModels(): Promise<string[]>;
   stats(nowMs: number): Promise<StoreStats>;

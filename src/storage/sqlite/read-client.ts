@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage, UsageRow } from '../store.js';
+import type { ExportFormat } from '../../lib/usage-export.js';
+import type { StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -86,10 +87,10 @@ export class ReadClient {
   }
 
   /** Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. */
-  async *exportUsage(filter: UsageFilter, chunkRows = 2000): AsyncGenerator<UsageRow[]> {
-    const exportId = await this.call<number>({ op: 'exportOpen', filter, chunkRows });
+  async *exportUsage(filter: UsageFilter, format: ExportFormat, chunkRows = 2000): AsyncGenerator<string> {
+    const exportId = await this.call<number>({ op: 'exportOpen', filter, format, chunkRows });
     let finished = false;
-    let next = this.call<UsageRow[] | null>({ op: 'exportNext', exportId });
+    let next = this.call<string | null>({ op: 'exportNext', exportId });
     try {
       while (true) {
         const chunk = await next;
@@ -97,7 +98,7 @@ export class ReadClient {
           finished = true;
           return;
         }
-        next = this.call<UsageRow[] | null>({ op: 'exportNext', exportId });
+        next = this.call<string | null>({ op: 'exportNext', exportId });
         yield chunk;
       }
     } finally {

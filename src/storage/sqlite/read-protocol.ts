@@ -1,3 +1,4 @@
+import type { ExportFormat } from '../../lib/usage-export.js';
 import type { UsageCursor, UsageFilter } from '../store.js';
 
 /** Messages between the main thread (read-client.ts) and the read worker (read-worker.ts). */
@@ -7,7 +8,7 @@ export type ReadRequest =
   | { id: number; op: 'listModels' }
   | { id: number; op: 'listTokens' }
   | { id: number; op: 'stats'; nowMs: number }
-  | { id: number; op: 'exportOpen'; filter: UsageFilter; chunkRows: number }
+  | { id: number; op: 'exportOpen'; filter: UsageFilter; format: ExportFormat; chunkRows: number }
   | { id: number; op: 'exportNext'; exportId: number }
   | { id: number; op: 'exportClose'; exportId: number };
 

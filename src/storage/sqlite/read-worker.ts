@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { type ExportFormat, encodeRows, exportPreamble } from '../../lib/usage-export.js';
 import type { UsageRow } from '../store.js';
 import { openDatabase } from './open-database.js';
 import { ReadQueries } from './queries.js';
@@ -13,8 +14,13 @@ import type { ReadRequest, ReadResponse } from './read-protocol.js';
 const { dbPath } = workerData as { dbPath: string };
 const db = openDatabase(dbPath, { readonly: true });
 const queries = new ReadQueries(db);
-const exports = new Map<number, Generator<UsageRow[]>>();
+const exports = new Map<number, Generator<string>>();
 let nextExportId = 1;
+
+function* encode(chunks: Generator<UsageRow[]>, format: ExportFormat): Generator<string> {
+  yield exportPreamble(format);
+  for (const rows of chunks) yield encodeRows(rows, format);
+}
 
 function handle(request: ReadRequest): unknown {
   switch (request.op) {
@@ -30,7 +36,7 @@ function handle(request: ReadRequest): unknown {
       return queries.stats(request.nowMs);
     case 'exportOpen': {
       const exportId = nextExportId++;
-      exports.set(exportId, queries.iterateUsage(request.filter, request.chunkRows));
+      exports.set(exportId, encode(queries.iterateUsage(request.filter, request.chunkRows), request.format));
       return exportId;
     }
     case 'exportNext': {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { ExportFormat } from '../../lib/usage-export.js';
 import type {
   CreateTokenResult,
   InsertOutcome,
@@ -11,7 +12,6 @@ import type {
   UsageCursor,
   UsageFilter,
   UsagePage,
-  UsageRow,
 } from '../store.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -53,11 +53,26 @@ const INSERT_USAGE = `
  * WriteQueue) and one read worker thread with its own read-only connection for everything that
  * can scan many rows.
  */
+/**
+ * Token lookups happen on every ingest; answering them from memory saves a SQLite read per record.
+ * Entries live at most TOKEN_CACHE_MS, so a change made by another process (the CLI) is seen within
+ * that time; changes made through this store clear the cache at once.
+ */
+const TOKEN_CACHE_MS = 1000;
+const TOKEN_CACHE_MAX = 10_000;
+
 export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteStore {
   const db = openDatabase(dbPath);
   migrate(db);
-  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit);
+  // Last-seen times of the tokens written in the current transaction, applied once at its end.
+  let touched = new Map<number, number>();
+  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit, () => {
+    const pending = touched;
+    touched = new Map();
+    for (const [id, seenAt] of pending) touchToken.run({ id, seenAt });
+  });
   const reads = new ReadClient(dbPath);
+  const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
   const insertUsage = db.prepare(INSERT_USAGE);
   const findEvent = db.prepare('SELECT id FROM usage_log WHERE ingest_token_id = ? AND event_id = ?');
@@ -115,6 +130,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     createToken({ label, token, createdAt }): Promise<CreateTokenResult> {
       return writes.enqueue(() => {
+        tokenCache.clear();
         if (labelTaken.get(label)) return { status: 'label_taken' } as const;
         if (tokenTaken.get(token)) return { status: 'token_taken' } as const;
         const row = insertToken.get(label, token, createdAt) as Parameters<typeof toTokenRecord>[0];
@@ -127,26 +143,35 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     async findTokenByValue(token: string): Promise<TokenRecord | undefined> {
+      const now = performance.now();
+      const cached = tokenCache.get(token);
+      if (cached && cached.expiresAt > now) return cached.record;
       const row = findToken.get(token) as Parameters<typeof toTokenRecord>[0] | undefined;
-      return row ? toTokenRecord(row) : undefined;
+      const record = row ? toTokenRecord(row) : undefined;
+      if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.clear();
+      tokenCache.set(token, { record, expiresAt: now + TOKEN_CACHE_MS });
+      return record;
     },
 
     setTokenActive(id: number, active: boolean): Promise<TokenRecord | undefined> {
       return writes.enqueue(() => {
+        tokenCache.clear();
         const row = setActive.get(active ? 1 : 0, id) as Parameters<typeof toTokenRecord>[0] | undefined;
         return row ? toTokenRecord(row) : undefined;
       });
     },
 
     deleteToken(id: number, deletedAt: number): Promise<boolean> {
-      return writes.enqueue(() => softDelete.run(deletedAt, id).changes === 1);
+      return writes.enqueue(() => {
+        tokenCache.clear();
+        return softDelete.run(deletedAt, id).changes === 1;
+      });
     },
 
     insertUsage(records: readonly NewUsage[]): Promise<InsertOutcome[]> {
       return writes
         .enqueue(() => {
           const outcomes: InsertOutcome[] = [];
-          const seen = new Map<number, number>();
           for (const record of records) {
             const inserted = insertUsage.get({ ...record, batch: record.batch ? 1 : 0 }) as
               | { id: number }
@@ -158,13 +183,12 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
               outcomes.push({ status: 'duplicate', id: existing.id });
             }
             if (record.ingestTokenId !== null) {
-              seen.set(
+              touched.set(
                 record.ingestTokenId,
-                Math.max(seen.get(record.ingestTokenId) ?? 0, record.receivedAt),
+                Math.max(touched.get(record.ingestTokenId) ?? 0, record.receivedAt),
               );
             }
           }
-          for (const [id, seenAt] of seen) touchToken.run({ id, seenAt });
           return outcomes;
         }, records.length)
         .then((outcomes) => {
@@ -187,8 +211,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return reads.listUsage(filter, page.limit, page.after);
     },
 
-    exportUsage(filter: UsageFilter): AsyncIterable<UsageRow[]> {
-      return reads.exportUsage(filter);
+    exportUsage(filter: UsageFilter, format: ExportFormat): AsyncIterable<string> {
+      return reads.exportUsage(filter, format);
     },
 
     listModels(): Promise<string[]> {

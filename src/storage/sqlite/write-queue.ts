@@ -21,10 +21,15 @@ export class WriteQueue {
   private readonly runBatch: (jobs: Job[]) => void;
   private idleWaiters: (() => void)[] = [];
 
+  /**
+   * @param beforeCommit runs inside each group-commit transaction after its jobs, for work that
+   *   is cheaper once per transaction than once per job (e.g. a token's last-seen time).
+   */
   constructor(
     db: Database.Database,
     private readonly maxWeight = 500,
     private readonly onBatch?: (records: number, durationMs: number) => void,
+    beforeCommit?: () => void,
   ) {
     this.runJob = db.transaction((job: Job) => job.work());
     this.runBatch = db.transaction((jobs: Job[]) => {
@@ -36,6 +41,7 @@ export class WriteQueue {
           (job as Job & { error?: unknown }).error = error ?? new Error('write failed');
         }
       }
+      beforeCommit?.();
     });
   }
 

@@ -1,0 +1,301 @@
+/**
+ * Ingest benchmark: Cost Guardian's POST /ingest (durable: synchronous=FULL, group commit) against
+ * a bare node:http server that only parses the same JSON and answers 201, in the same run, with the
+ * same load (autocannon, 100 connections). Then the same ingest load while a client downloads a
+ * 1M-row CSV export, to show that heavy reads do not stall ingest.
+ *
+ *   npm run bench                       # everything (about 1.5 minutes)
+ *   npm run bench -- --duration 5       # shorter runs
+ *   npm run bench -- --skip-export      # without the 1M-row export case
+ *   npm run bench -- --log-sample 1     # log every request (to see what access logging costs)
+ *
+ * The service runs from dist/ (built first), as `npm start` runs it, in its own process.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 && args[index + 1] ? (args[index + 1] as string) : fallback;
+};
+const durationSeconds = Number(option('duration', '10'));
+const connections = Number(option('connections', '100'));
+const exportRows = Number(option('export-rows', '1000000'));
+const logSample = option('log-sample', '0.01');
+const skipExport = args.includes('--skip-export');
+
+const INGEST_KEY = 'bench-ingest-key-0123456789';
+const API_KEY = 'bench-admin-key-0123456789';
+
+interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+function waitForServer(url: string, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      fetch(url)
+        .then((r) => (r.ok ? resolve() : retry()))
+        .catch(retry);
+    };
+    const retry = () =>
+      Date.now() - started > timeoutMs
+        ? reject(new Error(`no answer from ${url}`))
+        : setTimeout(attempt, 100);
+    attempt();
+  });
+}
+
+function startProcess(command: string, argv: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(command, argv, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+function load(
+  url: string,
+  headers: Record<string, string>,
+  body: (i: number) => string,
+  seconds = durationSeconds,
+): Promise<LoadResult> {
+  let counter = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration: seconds,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        requests: [
+          {
+            setupRequest: (request) => {
+              counter += 1;
+              return { ...request, body: body(counter) };
+            },
+          },
+        ],
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        resolve({
+          requestsPerSecond: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          non2xx: result.non2xx,
+          errors: result.errors,
+        });
+      },
+    );
+  });
+}
+
+function recordBody(token: string, runId: string) {
+  return (i: number) =>
+    JSON.stringify({
+      tracking_token: token,
+      event_id: `chatcmpl-${runId}-${i}`,
+      model: 'gpt-4o-mini-2024-07-18',
+      prompt_tokens: 1200 + (i % 500),
+      completion_tokens: 300 + (i % 200),
+      total_tokens: 1500 + (i % 500) + (i % 200),
+    });
+}
+
+/** Writes `rows` usage rows straight into the database, for the export case. */
+function seedRows(dbPath: string, tokenId: number, rows: number): void {
+  const db = new Database(dbPath);
+  db.pragma('journal_mode = WAL');
+  const insert = db.prepare(`INSERT INTO usage_log (ts, received_at, source, ingest_token_id, provider, model,
+      prompt_tokens, completion_tokens, total_tokens, cost_nanousd, pricing_status, pricing_source)
+    VALUES (?, ?, 'ingest', ?, 'openai', ?, ?, ?, ?, ?, 'priced', 'bench')`);
+  const models = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1', 'o3', 'gpt-5-mini'];
+  const start = Date.UTC(2025, 10, 1);
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i += 1) {
+      insert.run(
+        start + i * 30_000,
+        start + i * 30_000,
+        tokenId,
+        models[i % models.length],
+        1000 + (i % 777),
+        200 + (i % 333),
+        1200 + (i % 777) + (i % 333),
+        450_000 + i,
+      );
+    }
+  });
+  for (let from = 0; from < rows; from += 100_000) batch(from, Math.min(rows, from + 100_000));
+  db.close();
+}
+
+async function exportCsv(baseUrl: string): Promise<{ rows: number; seconds: number; megabytes: number }> {
+  const started = performance.now();
+  const response = await fetch(`${baseUrl}/data?format=csv`, { headers: { 'x-api-key': API_KEY } });
+  if (!response.ok || !response.body) throw new Error(`export failed: ${response.status}`);
+  let newlines = 0;
+  let bytes = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength;
+    for (const byte of chunk) if (byte === 10) newlines += 1;
+  }
+  return { rows: newlines - 1, seconds: (performance.now() - started) / 1000, megabytes: bytes / 1e6 };
+}
+
+function serverRssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+function print(label: string, r: LoadResult) {
+  console.log(
+    `${label.padEnd(34)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   non-2xx ${r.non2xx}   errors ${r.errors}`,
+  );
+}
+
+async function main() {
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  );
+  console.log(
+    `load: autocannon, ${connections} connections, ${durationSeconds} s per run; service log sample rate ${logSample}\n`,
+  );
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+
+  // 1. Bare node:http: parse the JSON body, answer 201.
+  const barePort = '5901';
+  const bare = startProcess(process.execPath, ['--input-type=module', '-e', BARE_SERVER], { PORT: barePort });
+  await waitForServer(`http://127.0.0.1:${barePort}/`);
+  const bareResult = await load(`http://127.0.0.1:${barePort}/ingest`, {}, recordBody('x', 'bare'));
+  await stop(bare);
+
+  // 2. Cost Guardian on a fresh SQLite file.
+  const dir = mkdtempSync(path.join(tmpdir(), 'cg-bench-'));
+  const dbPath = path.join(dir, 'usage.sqlite');
+  const port = '5902';
+  const env = {
+    ENV: 'production',
+    API_KEY,
+    INGEST_KEY,
+    HOST: '127.0.0.1',
+    SERVER_PORT: port,
+    DB_PATH: dbPath,
+    RATE_LIMIT_RPM: '100000000',
+    INGEST_RPM: '100000000',
+    LOG_LEVEL: 'info',
+    REQUEST_LOG_SAMPLE_RATE: logSample,
+  };
+  const base = `http://127.0.0.1:${port}`;
+  let server = startProcess(process.execPath, ['dist/main.js'], env);
+  try {
+    await waitForServer(`${base}/ping`);
+    const created = await fetch(`${base}/ingest/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify({ label: 'bench' }),
+    });
+    const { id: tokenId, token } = (await created.json()) as { id: number; token: string };
+    const cgResult = await load(`${base}/ingest`, { 'x-ingest-key': INGEST_KEY }, recordBody(token, 'cg'));
+
+    const metrics = (await (
+      await fetch(`${base}/metrics`, { headers: { 'x-api-key': API_KEY } })
+    ).json()) as {
+      write_batches: { mean_records: number; max_records: number; mean_commit_ms: number };
+    };
+
+    console.log('POST /ingest, same JSON body, same load:');
+    print('bare node:http (parse + 201)', bareResult);
+    print('Cost Guardian (durable)', cgResult);
+    console.log(
+      `ratio: ${((cgResult.requestsPerSecond / bareResult.requestsPerSecond) * 100).toFixed(1)}% of bare   (target >= 50%, p99 < 15 ms)`,
+    );
+    console.log(
+      `group commit: ${metrics.write_batches.mean_records.toFixed(1)} records per transaction on average (max ${metrics.write_batches.max_records}), ${metrics.write_batches.mean_commit_ms.toFixed(2)} ms per commit\n`,
+    );
+
+    if (!skipExport) {
+      await stop(server);
+      console.log(`seeding ${exportRows.toLocaleString('en')} rows for the export case...`);
+      seedRows(dbPath, tokenId, exportRows);
+      server = startProcess(process.execPath, ['dist/main.js'], env);
+      await waitForServer(`${base}/ping`);
+      const quiet = await load(
+        `${base}/ingest`,
+        { 'x-ingest-key': INGEST_KEY },
+        recordBody(token, 'quiet'),
+        5,
+      );
+      const rssBefore = serverRssMb(server.pid);
+      let peakRss = rssBefore;
+      const sampler = setInterval(() => {
+        peakRss = Math.max(peakRss, serverRssMb(server.pid));
+      }, 200);
+      const [during, exported] = await Promise.all([
+        load(`${base}/ingest`, { 'x-ingest-key': INGEST_KEY }, recordBody(token, 'export'), durationSeconds),
+        exportCsv(base),
+      ]);
+      clearInterval(sampler);
+      console.log(`ingest while a ${exported.rows.toLocaleString('en')}-row CSV export runs:`);
+      print('Cost Guardian, no export (5 s)', quiet);
+      print('Cost Guardian, during export', during);
+      console.log(
+        `export: ${exported.rows.toLocaleString('en')} rows, ${exported.megabytes.toFixed(0)} MB in ${exported.seconds.toFixed(1)} s = ${(exported.rows / exported.seconds / 1000).toFixed(0)}k rows/s; server RSS ${rssBefore.toFixed(0)} -> peak ${peakRss.toFixed(0)} MB   (target: ingest p99 < 25 ms during export)`,
+      );
+    }
+  } finally {
+    await stop(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const BARE_SERVER = `
+import { createServer } from 'node:http';
+let id = 0;
+createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    if (req.method === 'POST') {
+      JSON.parse(body);
+      id += 1;
+      const out = JSON.stringify({ ok: true, id });
+      res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+      res.end(out);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    }
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

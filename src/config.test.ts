@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env, '/srv/app');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('loadConfig', () => {
+  test('with no environment: development, port 5001, ./data/usage_log.sqlite, loopback only', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      mode: 'development',
+      port: 5001,
+      host: '127.0.0.1',
+      dbPath: path.join('/srv/app', 'data', 'usage_log.sqlite'),
+      apiKey: undefined,
+      ingestKey: undefined,
+      allowedOrigins: [],
+      trackingTokenLength: 22,
+      rateLimit: { ratePerMinute: 60, burst: 60, exemptPaths: ['/ping', '/health', '/dashboard'] },
+      ingestRateLimit: { ratePerMinute: 60, burst: 60 },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test('production refuses to start without API_KEY and INGEST_KEY, and says why, both at once', () => {
+    expect(problems({ ENV: 'production' })).toEqual([
+      'API_KEY is required when ENV=production: it protects the admin API and dashboard',
+      'INGEST_KEY is required when ENV=production: it authenticates POST /ingest',
+    ]);
+  });
+
+  test('with an API_KEY the default bind address is every interface', () => {
+    expect(loadConfig({ API_KEY: 'k' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ ENV: 'production', API_KEY: 'k', INGEST_KEY: 'i' }).host).toBe('0.0.0.0');
+  });
+
+  test('binding beyond loopback without API_KEY is refused', () => {
+    expect(problems({ HOST: '0.0.0.0' })[0]).toMatch(/HOST=0.0.0.0 would expose an open admin API/);
+  });
+
+  test('every invalid value is reported together, naming the variable and a valid form', () => {
+    const found = problems({
+      SERVER_PORT: 'eighty',
+      TRACKING_TOKEN_LENGTH: '15',
+      RATE_LIMIT_RPM: '-1',
+      ALLOWED_ORIGINS: '*',
+      LOG_LEVEL: 'loud',
+      ENV: 'staging',
+    });
+    expect(found).toHaveLength(6);
+    expect(found.join('\n')).toMatch(/SERVER_PORT must be a whole number from 0 to 65535 \(got "eighty"\)/);
+    expect(found.join('\n')).toMatch(/TRACKING_TOKEN_LENGTH must be a whole number from 16 to 64/);
+    expect(found.join('\n')).toMatch(/ALLOWED_ORIGINS .* "\*" is not accepted/);
+  });
+
+  test('TRACKING_TOKEN_LENGTH accepts 16 to 64 characters', () => {
+    expect(loadConfig({ TRACKING_TOKEN_LENGTH: '16' }).trackingTokenLength).toBe(16);
+    expect(loadConfig({ TRACKING_TOKEN_LENGTH: '64' }).trackingTokenLength).toBe(64);
+    expect(problems({ TRACKING_TOKEN_LENGTH: '65' })).toHaveLength(1);
+  });
+
+  test('burst and ingest limits fall back like the original: BURST to RPM, INGEST_* to the admin values', () => {
+    const config = loadConfig({ RATE_LIMIT_RPM: '30', INGEST_RPM: '600' });
+    expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 30 });
+    expect(config.ingestRateLimit).toEqual({ ratePerMinute: 600, burst: 30 });
+  });
+
+  test('DB_PATH overrides DATA_DIR and DB_FILENAME; relative paths resolve from the working directory', () => {
+    expect(loadConfig({ DATA_DIR: 'var', DB_FILENAME: 'x.sqlite' }, '/srv/app').dbPath).toBe(
+      '/srv/app/var/x.sqlite',
+    );
+    expect(loadConfig({ DATA_DIR: 'var', DB_PATH: '/tmp/y.sqlite' }, '/srv/app').dbPath).toBe(
+      '/tmp/y.sqlite',
+    );
+  });
+
+  test('origins are normalised and must be real origins', () => {
+    expect(
+      loadConfig({ ALLOWED_ORIGINS: 'https://a.example/, http://localhost:5173' }).allowedOrigins,
+    ).toEqual(['https://a.example', 'http://localhost:5173']);
+    expect(problems({ ALLOWED_ORIGINS: 'https://a.example/path' })).toHaveLength(1);
+  });
+
+  test('OPENAI_MODEL is accepted for old .env files but changes nothing', () => {
+    expect(loadConfig({ OPENAI_MODEL: 'gpt-4o-mini-2024-07-18' }).openaiModel).toBe('gpt-4o-mini-2024-07-18');
+  });
+});

@@ -1,0 +1,419 @@
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
+
+let ctx: TestContext;
+let token: string;
+
+beforeEach(async () => {
+  ctx = await createTestApp();
+  token = (await ctx.createToken('prod')).token;
+});
+afterEach(async () => {
+  await ctx.close();
+});
+
+const record = (extra: Record<string, unknown> = {}) => ({
+  tracking_token: token,
+  model: 'gpt-4o-mini-2024-07-18',
+  prompt_tokens: 1000,
+  completion_tokens: 500,
+  total_tokens: 1500,
+  ...extra,
+});
+
+async function rows() {
+  return (await ctx.admin('GET', '/data')).json().data as Record<string, unknown>[];
+}
+
+describe('POST /ingest', () => {
+  test('a valid record answers 201 with its id and the stored cost in USD', async () => {
+    const response = await ctx.ingest(record());
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toEqual({ ok: true, id: 1, cost_usd: 0.00045, pricing_status: 'priced' });
+    expect(response.headers['cache-control']).toBe('no-store');
+  });
+
+  test('the row is on disk when the response arrives (another connection sees it)', async () => {
+    await ctx.ingest(record({ event_id: 'evt-durable' }));
+    const other = new Database(ctx.dbPath, { readonly: true });
+    const row = other
+      .prepare('SELECT model, cost_nanousd FROM usage_log WHERE event_id = ?')
+      .get('evt-durable');
+    other.close();
+    expect(row).toEqual({ model: 'gpt-4o-mini-2024-07-18', cost_nanousd: 450_000 });
+  });
+
+  test('camelCase aliases of the original are accepted', async () => {
+    const response = await ctx.ingest({
+      tracking_token: token,
+      model: 'gpt-4o-mini',
+      promptTokens: 10,
+      completionTokens: 5,
+      totalTokens: 15,
+      costUsd: 0.5,
+    });
+    expect(response.statusCode).toBe(201);
+    const [row] = await rows();
+    expect(row).toMatchObject({ promptTokens: 10, completionTokens: 5, totalTokens: 15, clientCostUSD: 0.5 });
+  });
+
+  test("a client's cost_usd is kept for comparison but never replaces the server's price", async () => {
+    await ctx.ingest(record({ cost_usd: 99 }));
+    const [row] = await rows();
+    expect(row).toMatchObject({ estimatedCostUSD: 0.00045, clientCostUSD: 99 });
+  });
+
+  test('total_tokens defaults to prompt + completion', async () => {
+    await ctx.ingest({ tracking_token: token, model: 'gpt-4o-mini', prompt_tokens: 3, completion_tokens: 4 });
+    expect((await rows())[0]).toMatchObject({ totalTokens: 7 });
+  });
+
+  test('a record with only a model is stored as zero tokens at $0 (a known model priced at zero usage)', async () => {
+    const response = await ctx.ingest({ tracking_token: token, model: 'gpt-4o-mini' });
+    expect(response.statusCode).toBe(201);
+    expect(response.json().cost_usd).toBe(0);
+  });
+
+  test('an unknown model is stored unpriced: cost null, never $0', async () => {
+    const response = await ctx.ingest(record({ model: 'my-finetune-v9' }));
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toMatchObject({ cost_usd: null, pricing_status: 'unpriced' });
+    expect((await rows())[0]).toMatchObject({ estimatedCostUSD: null, pricingStatus: 'unpriced' });
+  });
+
+  test('each model is priced at its own rate, not as gpt-4o-mini', async () => {
+    const response = await ctx.ingest(record({ model: 'gpt-4o-2024-05-13' }));
+    // 1000 x $5/M + 500 x $15/M
+    expect(response.json().cost_usd).toBe(0.0125);
+  });
+
+  test('a timestamp with an offset is stored as the same instant in UTC', async () => {
+    await ctx.ingest(record({ timestamp: '2026-11-27T19:30:00-05:00' }));
+    expect((await rows())[0]).toMatchObject({ timestamp: '2026-11-28T00:30:00Z' });
+  });
+
+  test('a timestamp without an offset is read as UTC', async () => {
+    await ctx.ingest(record({ timestamp: '2026-11-27T10:00:00' }));
+    expect((await rows())[0]).toMatchObject({ timestamp: '2026-11-27T10:00:00Z' });
+  });
+
+  test('without a timestamp the receive time is used', async () => {
+    await ctx.ingest(record());
+    expect((await rows())[0]).toMatchObject({ timestamp: '2026-11-28T12:00:00Z' });
+  });
+
+  test("the token's last-seen time is the server's receive time, not the client's clock", async () => {
+    await ctx.ingest(record({ timestamp: '2020-01-01T00:00:00Z' }));
+    const [listed] = (await ctx.admin('GET', '/ingest/tokens')).json().tokens;
+    expect(listed.last_seen_at).toBe('2026-11-28T12:00:00Z');
+  });
+
+  describe('bad input is a 400 naming the field, and nothing is stored', () => {
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['a string where a number belongs', { prompt_tokens: '7' }, /prompt_tokens must be integer/],
+      ['a float token count', { completion_tokens: 1.9 }, /completion_tokens must be integer/],
+      ['a boolean token count', { prompt_tokens: true }, /prompt_tokens must be integer/],
+      ['a negative token count', { prompt_tokens: -1 }, /prompt_tokens must be >= 0/],
+      ['a negative total', { total_tokens: -1 }, /total_tokens must be >= 0/],
+      ['a negative cost', { cost_usd: -5 }, /cost_usd must be >= 0/],
+      ['a non-numeric cost', { cost_usd: 'free' }, /cost_usd must be number/],
+      ['an unparseable timestamp', { timestamp: 'not-a-date' }, /timestamp must be an ISO-8601/],
+      ['an impossible date', { timestamp: '2026-02-30T00:00:00Z' }, /timestamp must be an ISO-8601/],
+      ['a timestamp days in the future', { timestamp: '2026-12-25T00:00:00Z' }, /future/],
+      ['a non-string model', { model: 42 }, /model must be string/],
+      ['an empty model', { model: '   ' }, /model is required/],
+      ['a missing tracking token', { tracking_token: undefined }, /tracking_token is required/],
+      ['a non-string tracking token', { tracking_token: 12 }, /tracking_token must be string/],
+      ['a total that is not prompt + completion', { total_tokens: 1 }, /total_tokens \(1\) must equal/],
+      [
+        'cached tokens above prompt tokens',
+        { cached_tokens: 1001 },
+        /cached_tokens \+ cache_write_tokens cannot exceed/,
+      ],
+      [
+        'reasoning tokens above completion tokens',
+        { reasoning_tokens: 501 },
+        /reasoning_tokens cannot exceed/,
+      ],
+      [
+        'an alias that disagrees with its field',
+        { promptTokens: 999 },
+        /prompt_tokens and promptTokens disagree/,
+      ],
+      ['a non-boolean batch flag', { batch: 'yes' }, /batch must be boolean/],
+      ['an event_id that is an object', { event_id: { a: 1 } }, /event_id has the wrong type/],
+    ];
+    for (const [name, change, message] of cases) {
+      test(name, async () => {
+        const response = await ctx.ingest(record(change));
+        expect(response.statusCode).toBe(400);
+        expect(response.json()).toMatchObject({ status: 'error', code: 'invalid_request' });
+        expect(response.json().message).toMatch(message);
+        expect(await rows()).toEqual([]);
+      });
+    }
+  });
+
+  test('validation errors are counted in /metrics', async () => {
+    await ctx.ingest(record({ prompt_tokens: 'x' }));
+    await ctx.ingest(record({ timestamp: 'nope' }));
+    const counters = (await ctx.admin('GET', '/metrics')).json().counters;
+    expect(counters.ingest_validation_error).toBe(1);
+  });
+
+  test('malformed JSON is a 400 in the error shape, not a 500', async () => {
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest',
+      headers: { 'x-ingest-key': INGEST_KEY, 'content-type': 'application/json' },
+      payload: '{"tracking_token": ',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ status: 'error', code: 'invalid_request' });
+  });
+
+  test('a JSON array body is a 400, not a 500', async () => {
+    const response = await ctx.ingest([record()]);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().code).toBe('invalid_request');
+  });
+
+  test('a body that is not JSON is a 415', async () => {
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest',
+      headers: { 'x-ingest-key': INGEST_KEY, 'content-type': 'text/plain' },
+      payload: 'model=gpt-4o',
+    });
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toMatchObject({
+      code: 'unsupported_media_type',
+      message: 'Content-Type must be application/json',
+    });
+  });
+
+  test('a body over the size limit is a 413 in the error shape', async () => {
+    const response = await ctx.ingest(record({ meta: { blob: 'x'.repeat(1_100_000) } }));
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toMatchObject({ status: 'error', code: 'payload_too_large' });
+  });
+
+  test('a missing or wrong X-Ingest-Key is a 401 and is counted', async () => {
+    const missing = await ctx.app.inject({ method: 'POST', url: '/ingest', payload: record() });
+    const wrong = await ctx.ingest(record(), { 'x-ingest-key': 'nope' });
+    for (const response of [missing, wrong]) {
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({
+        code: 'unauthorized',
+        message: 'Invalid or missing X-Ingest-Key',
+      });
+    }
+    expect((await ctx.admin('GET', '/metrics')).json().counters.ingest_bad_auth).toBe(2);
+  });
+
+  test('the admin key is not an ingest key', async () => {
+    const response = await ctx.ingest(record(), { 'x-ingest-key': 'test-admin-key-0123456789' });
+    expect(response.statusCode).toBe(401);
+  });
+
+  test('an unknown tracking token is a 404; an inactive one is a 403', async () => {
+    const unknown = await ctx.ingest(record({ tracking_token: 'no-such-token-000000' }));
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'not_found', message: 'Unknown tracking token' });
+
+    const { id } = (await ctx.admin('GET', '/ingest/tokens')).json().tokens[0];
+    await ctx.admin('PATCH', `/ingest/tokens/${id}/active`, { active: false });
+    const inactive = await ctx.ingest(record());
+    expect(inactive.statusCode).toBe(403);
+    expect(inactive.json()).toMatchObject({ code: 'forbidden', message: 'Tracking token is inactive' });
+  });
+
+  test('tracking tokens match exactly: case and surrounding spaces', async () => {
+    expect((await ctx.ingest(record({ tracking_token: token.toUpperCase() }))).statusCode).toBe(
+      token === token.toUpperCase() ? 201 : 404,
+    );
+    expect((await ctx.ingest(record({ tracking_token: `  ${token} ` }))).statusCode).toBe(201);
+  });
+});
+
+describe('idempotency', () => {
+  test('a repeated event_id answers 200 duplicate with the first row id, and stores nothing', async () => {
+    const first = await ctx.ingest(record({ event_id: 'chatcmpl-abc' }));
+    const second = await ctx.ingest(
+      record({ event_id: 'chatcmpl-abc', prompt_tokens: 1, total_tokens: 501 }),
+    );
+    expect(first.statusCode).toBe(201);
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toEqual({ duplicate: true, id: first.json().id });
+    expect(await rows()).toHaveLength(1);
+    expect((await ctx.admin('GET', '/metrics')).json().counters).toMatchObject({
+      ingest_success: 1,
+      ingest_duplicate: 1,
+    });
+  });
+
+  test('20 concurrent posts of one event_id give exactly one 201 and 19 duplicates, never a 5xx', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => ctx.ingest(record({ event_id: 'race-1' }))),
+    );
+    const statuses = responses.map((r) => r.statusCode).sort();
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(19);
+    const ids = new Set(responses.map((r) => r.json().id));
+    expect(ids.size).toBe(1);
+    expect(await rows()).toHaveLength(1);
+  });
+
+  test('concurrent duplicates over real sockets (separate event-loop turns) still store one row', async () => {
+    const address = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+    const post = () =>
+      fetch(`${address}/ingest`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-ingest-key': INGEST_KEY },
+        body: JSON.stringify(record({ event_id: 'race-2' })),
+      });
+    const responses = await Promise.all(Array.from({ length: 30 }, post));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(29);
+    expect(await rows()).toHaveLength(1);
+  });
+
+  test('the same event_id under two tokens is two events', async () => {
+    const other = (await ctx.createToken('staging')).token;
+    expect((await ctx.ingest(record({ event_id: 'shared' }))).statusCode).toBe(201);
+    expect((await ctx.ingest(record({ event_id: 'shared', tracking_token: other }))).statusCode).toBe(201);
+  });
+
+  test('a numeric event_id is the same key as its string form', async () => {
+    expect((await ctx.ingest(record({ event_id: 42 }))).statusCode).toBe(201);
+    expect((await ctx.ingest(record({ event_id: '42' }))).statusCode).toBe(200);
+  });
+
+  test('a duplicate after the token was deactivated and re-activated is still a duplicate', async () => {
+    await ctx.ingest(record({ event_id: 'keep' }));
+    const { id } = (await ctx.admin('GET', '/ingest/tokens')).json().tokens[0];
+    await ctx.admin('PATCH', `/ingest/tokens/${id}/active`, { active: false });
+    await ctx.admin('PATCH', `/ingest/tokens/${id}/active`, { active: true });
+    expect((await ctx.ingest(record({ event_id: 'keep' }))).statusCode).toBe(200);
+  });
+});
+
+describe('rate limiting per tracking token', () => {
+  test('past INGEST_BURST a token gets 429 with Retry-After, in the error shape; other tokens are unaffected', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '3' });
+    try {
+      const a = (await limited.createToken('a')).token;
+      const b = (await limited.createToken('b')).token;
+      const post = (t: string) =>
+        limited.ingest({ tracking_token: t, model: 'gpt-4o-mini', prompt_tokens: 1 });
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1) statuses.push((await post(a)).statusCode);
+      expect(statuses).toEqual([201, 201, 201, 429]);
+      const refused = await post(a);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.json()).toMatchObject({ status: 'error', code: 'rate_limited' });
+      expect((await post(b)).statusCode).toBe(201);
+      limited.clock.advance(1000);
+      expect((await post(a)).statusCode).toBe(201);
+      expect((await limited.admin('GET', '/metrics')).json().counters.rate_limit_hits).toBe(2);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('development without INGEST_KEY', () => {
+  test('ingest accepts callers without a key', async () => {
+    const open = await createTestApp({ INGEST_KEY: '' });
+    try {
+      const t = (await open.createToken('dev')).token;
+      const response = await open.app.inject({
+        method: 'POST',
+        url: '/ingest',
+        payload: { tracking_token: t, model: 'gpt-4o-mini', prompt_tokens: 1 },
+      });
+      expect(response.statusCode).toBe(201);
+      expect((await open.admin('GET', '/metrics')).json().ingest.auth_enabled).toBe(false);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('POST /ingest/batch', () => {
+  const batch = (records: unknown[]) =>
+    ctx.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY },
+      payload: { records },
+    });
+
+  test('answers each record: created, duplicate, or rejected with a reason', async () => {
+    await ctx.ingest(record({ event_id: 'seen' }));
+    const response = await batch([
+      record({ event_id: 'new-1' }),
+      record({ event_id: 'seen' }),
+      record({ prompt_tokens: 'many' }),
+      record({ tracking_token: 'unknown-token-xxxxxx' }),
+      record({ event_id: 'new-1' }),
+      'not an object',
+    ]);
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({ created: 1, duplicates: 2, rejected: 3 });
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual([
+      'created',
+      'duplicate',
+      'rejected',
+      'rejected',
+      'duplicate',
+      'rejected',
+    ]);
+    expect(body.results[0]).toMatchObject({ index: 0, cost_usd: 0.00045, pricing_status: 'priced' });
+    expect(body.results[2]).toMatchObject({
+      code: 'validation_error',
+      reason: 'prompt_tokens must be integer',
+    });
+    expect(body.results[3]).toMatchObject({ code: 'unknown_token', reason: 'Unknown tracking token' });
+    expect(body.results[4].id).toBe(body.results[0].id);
+    expect(await rows()).toHaveLength(2);
+  });
+
+  test('1,000 records are written in one transaction', async () => {
+    const commitsBefore = ctx.app.deps.metrics.commits.count;
+    const response = await batch(Array.from({ length: 1000 }, (_, i) => record({ event_id: `b-${i}` })));
+    expect(response.json()).toMatchObject({ created: 1000, rejected: 0 });
+    expect(ctx.app.deps.metrics.commits.count - commitsBefore).toBe(1);
+    expect(ctx.app.deps.metrics.commits.maxRecords).toBe(1000);
+  });
+
+  test('more than 1,000 records, none, or no records array is a 400', async () => {
+    for (const payload of [
+      { records: Array.from({ length: 1001 }, () => record()) },
+      { records: [] },
+      { rows: [record()] },
+    ]) {
+      const response = await ctx.app.inject({
+        method: 'POST',
+        url: '/ingest/batch',
+        headers: { 'x-ingest-key': INGEST_KEY },
+        payload,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().code).toBe('invalid_request');
+    }
+    expect(await rows()).toEqual([]);
+  });
+
+  test('needs the ingest key', async () => {
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      payload: { records: [record()] },
+    });
+    expect(response.statusCode).toBe(401);
+  });
+});

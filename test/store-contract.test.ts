@@ -1,0 +1,201 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { createSqliteStore } from '../src/storage/sqlite/sqlite-store.js';
+import type { Store } from '../src/storage/store.js';
+import { usage } from './usage-fixture.js';
+
+/** Every backend runs this suite unchanged. A backend that needs it changed has leaked through the interface. */
+const BACKENDS: { name: string; open: () => { store: Store; dispose: () => void } }[] = [
+  {
+    name: 'sqlite',
+    open: () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'cg-contract-'));
+      return {
+        store: createSqliteStore(path.join(dir, 'db.sqlite')),
+        dispose: () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+];
+
+for (const backend of BACKENDS) {
+  describe(`Store contract: ${backend.name}`, () => {
+    let store: Store;
+    let dispose: () => void;
+    beforeEach(() => {
+      ({ store, dispose } = backend.open());
+    });
+    afterEach(async () => {
+      await store.close();
+      dispose();
+    });
+
+    const newToken = async (label: string) => {
+      const result = await store.createToken({
+        label,
+        token: `tok-${label}-0123456789abcdef`,
+        createdAt: 1000,
+      });
+      if (result.status !== 'created') throw new Error(result.status);
+      return result.token;
+    };
+
+    test('tokens: create, find by exact value, refuse a live label twice, toggle, soft-delete', async () => {
+      const token = await newToken('a');
+      expect(token).toMatchObject({ label: 'a', active: true, createdAt: 1000, lastSeenAt: null });
+      expect(await store.createToken({ label: 'a', token: 'other-value-000000', createdAt: 1 })).toEqual({
+        status: 'label_taken',
+      });
+      expect(await store.createToken({ label: 'b', token: token.token, createdAt: 1 })).toEqual({
+        status: 'token_taken',
+      });
+      expect(await store.findTokenByValue(token.token)).toEqual(token);
+      expect(await store.findTokenByValue(token.token.toUpperCase())).toBeUndefined();
+      expect((await store.setTokenActive(token.id, false))?.active).toBe(false);
+      expect((await store.findTokenByValue(token.token))?.active).toBe(false);
+      expect(await store.setTokenActive(9999, true)).toBeUndefined();
+      expect(await store.deleteToken(token.id, 2000)).toBe(true);
+      expect(await store.deleteToken(token.id, 2000)).toBe(false);
+      expect(await store.findTokenByValue(token.token)).toBeUndefined();
+      expect(await store.listTokens()).toEqual([]);
+      expect(
+        (await store.createToken({ label: 'a', token: 'fresh-value-0000000', createdAt: 3 })).status,
+      ).toBe('created');
+    });
+
+    test('insertUsage reports duplicates by (token, event id), within one call too, and never throws for them', async () => {
+      const t = await newToken('dup');
+      const outcomes = await store.insertUsage([
+        usage({ ingestTokenId: t.id, eventId: 'e1' }),
+        usage({ ingestTokenId: t.id, eventId: 'e1' }),
+        usage({ ingestTokenId: t.id, eventId: null }),
+        usage({ ingestTokenId: t.id, eventId: null }),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['created', 'duplicate', 'created', 'created']);
+      expect(outcomes[1]?.id).toBe(outcomes[0]?.id);
+      const concurrent = await Promise.all(
+        [1, 2, 3].map(() => store.insertUsage([usage({ ingestTokenId: t.id, eventId: 'e2' })])),
+      );
+      expect(concurrent.flat().filter((o) => o.status === 'created')).toHaveLength(1);
+    });
+
+    test("insertUsage records the token's last-seen time as the latest receive time, never moving back", async () => {
+      const t = await newToken('seen');
+      await store.insertUsage([
+        usage({ ingestTokenId: t.id, receivedAt: 5000 }),
+        usage({ ingestTokenId: t.id, receivedAt: 7000 }),
+      ]);
+      await store.insertUsage([usage({ ingestTokenId: t.id, receivedAt: 6000 })]);
+      expect((await store.findTokenByValue(t.token))?.lastSeenAt).toBe(7000);
+    });
+
+    test('listUsage pages newest first with ties broken by id, and filters by range, model and token', async () => {
+      const t = await newToken('list');
+      await store.insertUsage([
+        usage({ ts: 100, model: 'a', ingestTokenId: t.id }),
+        usage({ ts: 200, model: 'b' }),
+        usage({ ts: 200, model: 'a', ingestTokenId: t.id }),
+        usage({ ts: 300, model: 'a' }),
+      ]);
+      const first = await store.listUsage({}, { limit: 2 });
+      expect(first.rows.map((r) => [r.ts, r.id])).toEqual([
+        [300, 4],
+        [200, 3],
+      ]);
+      expect(first.next).toEqual({ ts: 200, id: 3 });
+      const second = await store.listUsage({}, { limit: 2, after: first.next ?? undefined });
+      expect(second.rows.map((r) => r.id)).toEqual([2, 1]);
+      expect(second.next).toBeNull();
+      expect(
+        (await store.listUsage({ startMs: 150, endMs: 250 }, { limit: 10 })).rows.map((r) => r.id),
+      ).toEqual([3, 2]);
+      expect(
+        (await store.listUsage({ model: 'a', ingestTokenId: t.id }, { limit: 10 })).rows.map((r) => r.id),
+      ).toEqual([3, 1]);
+      expect((await store.listUsage({}, { limit: 10 })).rows[1]).toMatchObject({
+        tokenLabel: 'list',
+        ingestTokenId: t.id,
+      });
+    });
+
+    test('a stored row reads back exactly as written', async () => {
+      const written = usage({
+        ts: 123,
+        costNanoUsd: null,
+        pricingStatus: 'unpriced',
+        batch: true,
+        serviceTier: 'flex',
+        meta: '{"a":1}',
+        rawUsage: '{"prompt_tokens":1}',
+      });
+      const [outcome] = await store.insertUsage([written]);
+      const [row] = (await store.listUsage({}, { limit: 1 })).rows;
+      expect(row).toEqual({ ...written, id: outcome?.id, tokenLabel: null });
+    });
+
+    test('exportUsage yields every matching row, newest first, encoded, in bounded chunks', async () => {
+      await store.insertUsage(
+        Array.from({ length: 4500 }, (_, i) => usage({ ts: i, model: i % 2 ? 'odd' : 'even' })),
+      );
+      const chunks: string[] = [];
+      for await (const chunk of store.exportUsage({ model: 'odd' }, 'jsonl')) chunks.push(chunk);
+      const rows = chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { timestamp: string; model: string });
+      expect(rows).toHaveLength(2250);
+      expect(rows.every((r) => r.model === 'odd')).toBe(true);
+      expect(rows[0]?.timestamp).toBe('1970-01-01T00:00:04.499Z');
+      expect(Math.max(...chunks.map((c) => c.split('\n').length - 1))).toBeLessThanOrEqual(5000);
+      const csv: string[] = [];
+      for await (const chunk of store.exportUsage({ model: 'even' }, 'csv')) csv.push(chunk);
+      expect(csv.join('').split('\r\n')).toHaveLength(2252);
+    });
+
+    test('an export abandoned half-way releases its resources and the store keeps working', async () => {
+      await store.insertUsage(Array.from({ length: 5000 }, (_, i) => usage({ ts: i })));
+      for await (const chunk of store.exportUsage({}, 'csv')) {
+        expect(chunk.length).toBeGreaterThan(0);
+        break;
+      }
+      expect((await store.listUsage({}, { limit: 1 })).rows).toHaveLength(1);
+    });
+
+    test('resetUsage deletes usage only; stats and models follow', async () => {
+      const t = await newToken('stats');
+      await store.insertUsage([
+        usage({ ingestTokenId: t.id, ts: 50, model: 'z', receivedAt: 90_000 }),
+        usage({ ts: 70, model: 'y' }),
+      ]);
+      expect(await store.listModels()).toEqual(['y', 'z']);
+      expect(await store.stats(100_000)).toEqual({
+        usageRows: 2,
+        activeTokens: 1,
+        lastUsageAt: 70,
+        lastTokenSeenAt: 90_000,
+        tokensSeenLastMinute: 1,
+        tokensSeenLast5Minutes: 1,
+        tokensSeenLastHour: 1,
+      });
+      expect((await store.listTokens())[0]).toMatchObject({
+        usageCount: 1,
+        costNanoUsd: 450_000,
+        unpricedCount: 0,
+      });
+      expect(await store.resetUsage()).toBe(2);
+      expect((await store.stats(100_000)).usageRows).toBe(0);
+      expect(await store.listModels()).toEqual([]);
+      expect(await store.listTokens()).toHaveLength(1);
+    });
+
+    test('close commits queued writes first, and closing twice is harmless', async () => {
+      const pending = store.insertUsage([usage()]);
+      await store.close();
+      expect((await pending)[0]?.status).toBe('created');
+      await store.close();
+    });
+  });
+}
