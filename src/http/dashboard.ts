@@ -74,6 +74,7 @@ export function dashboardRoutes(
         prefix: '/dashboard/assets/',
         decorateReply: false,
         index: false,
+        preCompressed: true,
         immutable: true,
         maxAge: '365d',
       });
