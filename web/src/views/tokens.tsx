@@ -124,7 +124,7 @@ export function TokensView(props: { tokens: Token[] | undefined; error: unknown;
                       {token.label}
                       <div class="muted small">Created {formatDate(token.created_at)}</div>
                     </th>
-                    <td>
+                    <td data-label="Token">
                       <code class="token-value">{token.token_masked}</code>
                       <button
                         type="button"
@@ -135,14 +135,16 @@ export function TokensView(props: { tokens: Token[] | undefined; error: unknown;
                         Copy
                       </button>
                     </td>
-                    <td>
+                    <td data-label="Status">
                       <span class={`badge ${token.active === 1 ? 'ok' : 'off'}`}>
                         {token.active === 1 ? 'Active' : 'Inactive'}
                       </span>
                     </td>
-                    <td>{formatDateTime(token.last_seen_at)}</td>
-                    <td class="num">{formatInt(token.usage_count)}</td>
-                    <td class="num">
+                    <td data-label="Last seen">{formatDateTime(token.last_seen_at)}</td>
+                    <td class="num" data-label="Requests">
+                      {formatInt(token.usage_count)}
+                    </td>
+                    <td class="num" data-label="Spend">
                       {formatUsd(token.cost_usd)}
                       {token.unpriced_count > 0 ? (
                         <span class="badge warn" title="Requests whose model has no known price">
@@ -150,7 +152,7 @@ export function TokensView(props: { tokens: Token[] | undefined; error: unknown;
                         </span>
                       ) : null}
                     </td>
-                    <td>
+                    <td class="actions-cell">
                       <div class="row-actions">
                         <button
                           type="button"

@@ -101,13 +101,23 @@ export function UsageView(props: { route: Route; tick: number }) {
             ) : null}
             {rows.map((row) => (
               <tr key={row.id}>
-                <td>{formatDateTime(row.timestamp)}</td>
-                <td class="label-cell">{row.model}</td>
-                <td class="label-cell">{row.tokenLabel ?? <span class="muted">—</span>}</td>
-                <td class="num">{formatInt(row.promptTokens)}</td>
-                <td class="num">{formatInt(row.completionTokens)}</td>
-                <td class="num">{formatInt(row.totalTokens)}</td>
-                <td class="num">
+                <td data-label="Time">{formatDateTime(row.timestamp)}</td>
+                <td class="label-cell" data-label="Model">
+                  {row.model}
+                </td>
+                <td class="label-cell" data-label="Token">
+                  {row.tokenLabel ?? <span class="muted">—</span>}
+                </td>
+                <td class="num" data-label="Input">
+                  {formatInt(row.promptTokens)}
+                </td>
+                <td class="num" data-label="Output">
+                  {formatInt(row.completionTokens)}
+                </td>
+                <td class="num" data-label="Total tokens">
+                  {formatInt(row.totalTokens)}
+                </td>
+                <td class="num" data-label="Cost">
                   {row.estimatedCostUSD === null ? (
                     <span class="badge warn" title="No known price for this model">
                       unpriced
@@ -128,10 +138,18 @@ export function UsageView(props: { route: Route; tick: number }) {
                     <span class="badge warn">{formatInt(data.totals.unpriced_requests)} unpriced</span>
                   ) : null}
                 </th>
-                <td class="num">{formatInt(data.totals.prompt_tokens)}</td>
-                <td class="num">{formatInt(data.totals.completion_tokens)}</td>
-                <td class="num">{formatInt(data.totals.total_tokens)}</td>
-                <td class="num">{formatUsd(data.totals.cost_usd)}</td>
+                <td class="num" data-label="Input">
+                  {formatInt(data.totals.prompt_tokens)}
+                </td>
+                <td class="num" data-label="Output">
+                  {formatInt(data.totals.completion_tokens)}
+                </td>
+                <td class="num" data-label="Total tokens">
+                  {formatInt(data.totals.total_tokens)}
+                </td>
+                <td class="num" data-label="Cost">
+                  {formatUsd(data.totals.cost_usd)}
+                </td>
               </tr>
             </tfoot>
           ) : null}
