@@ -88,7 +88,7 @@ describe('GET /data filters', () => {
       ['ingest_token_id=0', 'ingest_token_id must be >= 1'],
       ['limit=0', 'limit must be >= 1'],
       ['limit=10001', 'limit must be <= 10000'],
-      ['format=xml', 'format must be one of: json, csv'],
+      ['format=xml', 'format must be one of: json, csv, jsonl'],
       ['cursor=not-a-cursor', 'cursor is not valid; pass next_cursor from the previous page'],
     ];
     for (const [query, message] of cases) {
@@ -257,6 +257,33 @@ describe('GET /data?format=csv', () => {
       expect(chunksPulled).toBe(51);
     } finally {
       await big.close();
+    }
+  });
+
+  test('format=jsonl streams one /data row per line', async () => {
+    const jsonl = await createTestApp();
+    try {
+      const { token: t } = await jsonl.createToken('j');
+      await jsonl.ingest({
+        tracking_token: t,
+        model: '<b>gpt</b>',
+        prompt_tokens: 1000,
+        completion_tokens: 500,
+      });
+      await jsonl.ingest({ tracking_token: t, model: 'gpt-4o-mini', prompt_tokens: 0 });
+      const response = await jsonl.admin('GET', '/data?format=jsonl');
+      expect(response.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+      const lines = response.body.split('\n');
+      expect(lines).toHaveLength(3);
+      expect(JSON.parse(lines[1] ?? '')).toMatchObject({
+        id: 1,
+        model: '<b>gpt</b>',
+        estimatedCostUSD: null,
+        tokenLabel: 'j',
+      });
+      expect(JSON.parse(lines[0] ?? '')).toEqual((await jsonl.admin('GET', '/data')).json().data[0]);
+    } finally {
+      await jsonl.close();
     }
   });
 });

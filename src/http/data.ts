@@ -110,9 +110,9 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             cursor: Type.Optional(
               Type.String({ maxLength: 200, description: 'next_cursor of the previous page.' }),
             ),
-            format: Type.Enum(['json', 'csv'], {
+            format: Type.Enum(['json', 'csv', 'jsonl'], {
               default: 'json',
-              description: 'csv streams every matching row (no page limit).',
+              description: 'csv and jsonl (one /data row per line) stream every matching row: no page limit.',
             }),
           }),
           response: responses({
@@ -127,13 +127,14 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const filter = parseUsageFilter(request.query);
-        if (request.query.format === 'csv') {
-          const stream = Readable.from(deps.store.exportUsage(filter, 'csv'), { objectMode: false });
+        const { format } = request.query;
+        if (format === 'csv' || format === 'jsonl') {
+          const stream = Readable.from(deps.store.exportUsage(filter, format), { objectMode: false });
           return reply
-            .type('text/csv; charset=utf-8')
+            .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
             .header(
               'content-disposition',
-              `attachment; filename="${exportFilename(deps.clock.now(), 'csv')}"`,
+              `attachment; filename="${exportFilename(deps.clock.now(), format)}"`,
             )
             .send(stream);
         }
