@@ -9,6 +9,7 @@ import type { HttpDeps } from './deps.js';
 import {
   BROWSER_SESSION_MS,
   csrfTokenFor,
+  csrfTokenMatches,
   hashSessionId,
   newSessionId,
   REMEMBERED_SESSION_MS,
@@ -146,7 +147,7 @@ export function authSessionRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const current = await currentSession(request);
         if (current) {
-          if (request.headers['x-csrf-token'] !== csrfTokenFor(current.sessionId)) {
+          if (!csrfTokenMatches(request.headers['x-csrf-token'], current.sessionId)) {
             throw new AppError('forbidden', 'Missing or invalid X-CSRF-Token');
           }
           await deps.store.deleteSession(current.session.idHash);

@@ -7,7 +7,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { BucketStore } from '../../ratelimit/bucket-store.js';
 import type { Store } from '../../storage/store.js';
-import { csrfTokenFor, hashSessionId, isSafeMethod, SESSION_COOKIE } from './session-cookie.js';
+import { csrfTokenMatches, hashSessionId, isSafeMethod, SESSION_COOKIE } from './session-cookie.js';
 
 /** Which credential a route needs. Set per route in `config.auth`. */
 export type RouteAuth = 'public' | 'admin' | 'ingest';
@@ -95,8 +95,7 @@ export function createAuthenticator(deps: AuthDeps) {
       throw new AppError('unauthorized', 'Session expired or signed out; sign in again');
     }
     if (isSafeMethod(request.method)) return;
-    const csrf = header(request, 'x-csrf-token');
-    if (!secretMatches(csrf, digest(csrfTokenFor(sessionId)))) {
+    if (!csrfTokenMatches(header(request, 'x-csrf-token'), sessionId)) {
       throw new AppError('forbidden', 'Missing or invalid X-CSRF-Token (required with the session cookie)');
     }
   }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Dashboard session ids. The cookie carries 256 random bits; the database keeps only their
@@ -26,4 +26,11 @@ export function csrfTokenFor(sessionId: string): string {
 /** Methods that change nothing: cookie requests with them need no CSRF token. */
 export function isSafeMethod(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
+
+/** Whether `candidate` is this session's CSRF token, compared in constant time. */
+export function csrfTokenMatches(candidate: string | string[] | undefined, sessionId: string): boolean {
+  if (typeof candidate !== 'string') return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(candidate), digest(csrfTokenFor(sessionId)));
 }
