@@ -1,4 +1,4 @@
-import { api, errorText, withQuery } from '../api.js';
+import { ApiError, api, errorText, withQuery } from '../api.js';
 import { bucketFor, filterQuery, kpiRanges, rangeOf, TIME_ZONE } from '../dates.js';
 import { formatChange, formatInt, formatUsd } from '../format.js';
 import { useResource } from '../hooks.js';
@@ -138,7 +138,9 @@ export function Overview(props: { route: Route; tick: number; theme: string }) {
   if (!data) {
     return error ? (
       <p role="alert" class="card error-text">
-        Could not load the overview: {errorText(error)}
+        {error instanceof ApiError && error.status === 404
+          ? 'This server has no analytics API (GET /usage/summary), so the overview cannot be shown. The usage table and tokens work.'
+          : `Could not load the overview: ${errorText(error)}`}
       </p>
     ) : (
       <p class="card muted" aria-busy="true">
