@@ -14,10 +14,11 @@ import { createIngestService } from './ingest/ingest-service.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { bodyAjv, describeValidationErrors, textAjv } from './lib/validator.js';
 import { Metrics } from './metrics/metrics.js';
-import { createBuiltinPricer } from './pricing/builtin-pricer.js';
 import type { Pricer } from './pricing/types.js';
 import type { BucketStore } from './ratelimit/bucket-store.js';
 import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
+import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
+import { createRepriceService } from './repricing/reprice-service.js';
 import type { Store } from './storage/store.js';
 
 export interface AppDeps {
@@ -25,6 +26,8 @@ export interface AppDeps {
   store: Store;
   clock?: Clock;
   pricer?: Pricer;
+  /** Overrides file already loaded; default: loaded from config.pricesFile (throws PriceFileError). */
+  priceFile?: PriceFile | null;
   buckets?: BucketStore;
   metrics?: Metrics;
   /** A pino-compatible logger; default: Fastify's pino at config.logLevel. */
@@ -39,10 +42,24 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const clock = input.clock ?? systemClock;
   const metrics = input.metrics ?? new Metrics();
   const buckets = input.buckets ?? new MemoryBucketStore();
-  const pricer = input.pricer ?? createBuiltinPricer();
+  const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
+  const prices = await createPriceBook({ store, clock, file: priceFile });
+  const pricer = input.pricer ?? prices.pricer;
+  const reprice = createRepriceService({ store, prices, clock });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
-  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest, authenticate };
+  const deps: HttpDeps = {
+    config,
+    store,
+    clock,
+    pricer,
+    buckets,
+    metrics,
+    ingest,
+    prices,
+    reprice,
+    authenticate,
+  };
 
   const app = Fastify({
     ...(input.logger ? { loggerInstance: input.logger } : { logger: { level: config.logLevel } }),
@@ -67,7 +84,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   if (config.allowedOrigins.length > 0) {
     await app.register(cors, {
       origin: [...config.allowedOrigins],
-      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       allowedHeaders: ['Content-Type', 'X-API-Key', 'X-Ingest-Key'],
       exposedHeaders: [
         'X-Request-Id',

@@ -29,6 +29,8 @@ export interface Config {
   /** Failed admin/ingest key attempts allowed per client IP (burst; refills per minute). */
   readonly authFailuresPerMinute: number;
   readonly defaultProvider: string;
+  /** User price overrides (YAML or JSON); undefined means none. See docs/pricing.md. */
+  readonly pricesFile: string | undefined;
   /** Kept only so old .env files still parse; see docs/config.md. */
   readonly openaiModel: string | undefined;
   readonly trackingTokenLength: number;
@@ -155,6 +157,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: 'openai',
     unit: 'provider id',
     description: 'Provider assumed for ingest records that do not name one.',
+  },
+  {
+    name: 'PRICES_FILE',
+    default: '',
+    unit: 'path (YAML or JSON)',
+    description:
+      'User price overrides, read at startup; a bad entry stops startup naming it. Format and precedence: docs/pricing.md.',
   },
   {
     name: 'OPENAI_MODEL',
@@ -293,6 +302,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     problems.push(`PROVIDER must be a provider id like "openai" (got "${defaultProvider}")`);
   }
 
+  const pricesFileRaw = read('PRICES_FILE');
+  const pricesFile = pricesFileRaw ? path.resolve(cwd, pricesFileRaw) : undefined;
+
   const host = read('HOST') ?? (mode === 'development' && !apiKey ? '127.0.0.1' : '0.0.0.0');
   if (mode === 'development' && !apiKey && !isLoopback(host)) {
     problems.push(
@@ -316,6 +328,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     ingestRateLimit: Object.freeze({ ratePerMinute: ingestRate, burst: ingestBurst }),
     authFailuresPerMinute,
     defaultProvider,
+    pricesFile,
     openaiModel: read('OPENAI_MODEL'),
     trackingTokenLength,
     bodyLimitBytes,

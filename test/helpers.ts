@@ -22,7 +22,11 @@ export interface TestContext {
   createToken(label?: string): Promise<{ id: number; token: string }>;
   /** POST /ingest with the ingest key. */
   ingest(body: unknown, headers?: Record<string, string>): Promise<Response>;
-  admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<Response>;
+  admin(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: unknown,
+  ): Promise<Response>;
 }
 
 export const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);

@@ -236,6 +236,137 @@ for (const backend of BACKENDS) {
       expect(heard).toHaveLength(2);
     });
 
+    test('pricing: model usage with unpriced counts, override versions, and the extended cache-write bucket', async () => {
+      await store.insertUsage([
+        usage({ ts: 10, cacheWriteTokens: 30, cacheWriteExtendedTokens: 20 }),
+        usage({
+          ts: 20,
+          model: 'new-model',
+          costNanoUsd: null,
+          pricingStatus: 'unpriced',
+          pricingSource: null,
+        }),
+        usage({ ts: 30, model: 'new-model', provider: 'acme', pricingStatus: 'estimated', costNanoUsd: 7 }),
+      ]);
+      expect(await store.listModelUsage()).toEqual([
+        {
+          provider: 'openai',
+          model: 'gpt-4o-mini-2024-07-18',
+          requests: 1,
+          unpricedRequests: 0,
+          estimatedRequests: 0,
+          costNanoUsd: 450_000,
+          lastAt: 10,
+        },
+        {
+          provider: 'acme',
+          model: 'new-model',
+          requests: 1,
+          unpricedRequests: 0,
+          estimatedRequests: 1,
+          costNanoUsd: 7,
+          lastAt: 30,
+        },
+        {
+          provider: 'openai',
+          model: 'new-model',
+          requests: 1,
+          unpricedRequests: 1,
+          estimatedRequests: 0,
+          costNanoUsd: 0,
+          lastAt: 20,
+        },
+      ]);
+      const [row] = await store.scanUsageForReprice({ model: 'gpt-4o-mini-2024-07-18' }, null, 10);
+      expect(row).toMatchObject({ id: 1, cacheWriteTokens: 30, cacheWriteExtendedTokens: 20, batch: false });
+
+      expect(await store.latestPriceOverrides()).toBeUndefined();
+      const first = await store.savePriceOverrides({ document: '{}', createdAt: 5, actor: 'a', note: null });
+      const second = await store.savePriceOverrides({
+        document: '{"openai":[]}',
+        createdAt: 6,
+        actor: 'b',
+        note: 'n',
+      });
+      expect(second.version).toBeGreaterThan(first.version);
+      expect(await store.latestPriceOverrides()).toEqual({
+        version: second.version,
+        document: '{"openai":[]}',
+        createdAt: 6,
+        actor: 'b',
+        note: 'n',
+      });
+    });
+
+    test('pricing: the reprice scan is scoped and ordered by (ts, id); applied costs are audited and reversible', async () => {
+      await store.insertUsage([
+        usage({ ts: 10 }),
+        usage({ ts: 20 }),
+        usage({ ts: 30, model: 'other' }),
+        usage({ ts: 20 }),
+        usage({ ts: 5 }),
+      ]);
+      const ids = async (...args: Parameters<Store['scanUsageForReprice']>) =>
+        (await store.scanUsageForReprice(...args)).map((r) => r.id);
+      expect(await ids({}, null, 10)).toEqual([5, 1, 2, 4, 3]);
+      expect(await ids({ startMs: 15, endMs: 30 }, null, 10)).toEqual([2, 4, 3]);
+      expect(await ids({ model: 'gpt-4o-mini-2024-07-18' }, { ts: 20, id: 2 }, 10)).toEqual([4]);
+      expect(await ids({}, { ts: 10, id: 1 }, 2)).toEqual([2, 4]);
+      const runId = await store.createRepriceRun({
+        kind: 'reprice',
+        undoOf: null,
+        actor: 'cli',
+        requestId: 'r1',
+        startedAt: 100,
+        scope: { model: 'gpt-4o-mini-2024-07-18', startMs: 0, endMs: 50 },
+        priceSources: ['genai-prices@0.1.8'],
+      });
+      const old = { costNanoUsd: 450_000, status: 'priced' as const, source: 'builtin@1', rates: null };
+      const next = {
+        costNanoUsd: 500_000,
+        status: 'priced' as const,
+        source: 'override-db@v1',
+        rates: '{"x":1}',
+      };
+      expect(
+        await store.applyRepricedCosts(runId, [
+          { usageId: 1, old, new: next },
+          { usageId: 2, old: { ...old, costNanoUsd: 1 }, new: next },
+        ]),
+      ).toEqual({ applied: 1, skipped: 1 });
+      await store.finishRepriceRun(runId, { status: 'done', finishedAt: 200, rowsScanned: 2, error: null });
+      expect(await store.getRepriceRun(runId)).toEqual({
+        id: runId,
+        kind: 'reprice',
+        undoOf: null,
+        status: 'done',
+        actor: 'cli',
+        requestId: 'r1',
+        startedAt: 100,
+        finishedAt: 200,
+        scope: { model: 'gpt-4o-mini-2024-07-18', startMs: 0, endMs: 50 },
+        priceSources: ['genai-prices@0.1.8'],
+        rowsScanned: 2,
+        rowsChanged: 1,
+        rowsSkipped: 1,
+        oldTotalNanoUsd: 450_000,
+        newTotalNanoUsd: 500_000,
+        error: null,
+      });
+      expect(await store.listRepriceChanges(runId, 0, 10)).toEqual([{ usageId: 1, old, new: next }]);
+      expect((await store.listRepriceRuns(10)).map((run) => run.id)).toEqual([runId]);
+      expect(await store.getRepriceRun(runId + 1)).toBeUndefined();
+      const [changed] = await store.scanUsageForReprice({ startMs: 10, endMs: 10 }, null, 1);
+      expect(changed).toMatchObject({
+        costNanoUsd: 500_000,
+        pricingSource: 'override-db@v1',
+        pricingRates: '{"x":1}',
+      });
+      // The audit outlives the usage row.
+      await store.resetUsage();
+      expect(await store.listRepriceChanges(runId, 0, 10)).toHaveLength(1);
+    });
+
     test('close commits queued writes first, and closing twice is harmless', async () => {
       const pending = store.insertUsage([usage()]);
       await store.close();

@@ -15,6 +15,7 @@ export function usage(overrides: Partial<NewUsage> = {}): NewUsage {
     totalTokens: 1500,
     cachedTokens: 0,
     cacheWriteTokens: 0,
+    cacheWriteExtendedTokens: 0,
     reasoningTokens: 0,
     inputAudioTokens: 0,
     outputAudioTokens: 0,

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
+import type { ModelPricing } from '../repricing/price-book.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
@@ -77,6 +79,43 @@ const LegacyLogBody = Type.Object(
 
 const iso = (ms: number | null) => (ms === null ? null : formatIsoTime(ms));
 
+const ModelsBody = Type.Object({
+  models: Type.Array(Type.String(), {
+    description: 'Distinct models with usage, ascending (the original shape).',
+  }),
+  details: Type.Optional(
+    Type.Array(
+      Type.Object({
+        provider: Type.String(),
+        model: Type.String(),
+        requests: Type.Integer(),
+        unpriced_requests: Type.Integer({
+          description: 'Stored with no cost; POST /prices/reprice once priced.',
+        }),
+        estimated_requests: Type.Integer(),
+        cost_usd: Type.Number({ description: 'Sum of the priced and estimated rows.' }),
+        last_at: Type.String(),
+        priced_now: Type.Boolean({ description: 'A price exists now for this provider and model.' }),
+        price_source: Type.Union([Type.String(), Type.Null()]),
+      }),
+    ),
+  ),
+});
+
+function toModelDetail(detail: ModelPricing) {
+  return {
+    provider: detail.provider,
+    model: detail.model,
+    requests: detail.requests,
+    unpriced_requests: detail.unpricedRequests,
+    estimated_requests: detail.estimatedRequests,
+    cost_usd: nanoToUsd(detail.costNanoUsd),
+    last_at: formatIsoTime(detail.lastAt),
+    priced_now: detail.pricedNow,
+    price_source: detail.priceSource,
+  };
+}
+
 export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
   const { config, metrics } = deps;
   return async (app) => {
@@ -85,12 +124,24 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       {
         config: { auth: 'admin' },
         schema: {
-          summary: 'Models that have usage',
+          summary:
+            'Models that have usage; with details=true, their unpriced usage and whether they have a price now',
           tags: ['usage'],
-          response: responses({ 200: Type.Object({ models: Type.Array(Type.String()) }) }),
+          querystring: Type.Object({
+            details: Type.Boolean({
+              default: false,
+              description:
+                'Add per (provider, model) usage, unpriced counts and price status (scans all usage).',
+            }),
+          }),
+          response: responses({ 200: ModelsBody }),
         },
       },
-      async () => ({ models: await deps.store.listModels() }),
+      async (request) => {
+        if (!request.query.details) return { models: await deps.store.listModels() };
+        const [models, details] = await Promise.all([deps.store.listModels(), deps.prices.modelPricing()]);
+        return { models, details: details.map(toModelDetail) };
+      },
     );
 
     app.delete(

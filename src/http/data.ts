@@ -72,12 +72,16 @@ export const UsageRowBody = Type.Object({
   source: Type.String(),
   cachedTokens: Type.Integer(),
   cacheWriteTokens: Type.Integer(),
+  cacheWriteExtendedTokens: Type.Integer(),
   reasoningTokens: Type.Integer(),
   inputAudioTokens: Type.Integer(),
   outputAudioTokens: Type.Integer(),
   serviceTier: Type.Union([Type.String(), Type.Null()]),
   batch: Type.Boolean(),
   pricingStatus: Type.String(),
+  pricingSource: Type.Union([Type.String(), Type.Null()], {
+    description: 'Price layer and version that priced the row, e.g. genai-prices@0.1.8.',
+  }),
   clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
 });
 

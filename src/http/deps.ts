@@ -4,6 +4,8 @@ import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
+import type { PriceBook } from '../repricing/price-book.js';
+import type { RepriceService } from '../repricing/reprice-service.js';
 import type { Store } from '../storage/store.js';
 import type { Authenticator } from './hooks/auth.js';
 
@@ -18,4 +20,6 @@ export interface HttpDeps {
   ingest: IngestService;
   /** Key and session checks; the sign-in route uses it to count wrong keys like X-API-Key does. */
   authenticate: Authenticator;
+  prices: PriceBook;
+  reprice: RepriceService;
 }

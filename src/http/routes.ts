@@ -7,6 +7,7 @@ import type { HttpDeps } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
+import { priceRoutes } from './prices.js';
 import { tokenRoutes } from './tokens.js';
 
 /**
@@ -19,6 +20,8 @@ import { tokenRoutes } from './tokens.js';
  *   POST /ingest, /ingest/batch        ingest   ingest.ts
  *   GET|POST /ingest/tokens, PATCH /ingest/tokens/:id/active, DELETE /ingest/tokens/:id   admin   tokens.ts
  *   POST /log (deprecated), GET /metrics, GET /models, DELETE /reset                      admin   admin.ts
+ *   GET /prices, GET|PUT /prices/overrides, GET|POST /prices/reprice, GET /prices/reprice/:id,
+ *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
@@ -30,4 +33,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(ingestRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(adminRoutes(deps));
+  await app.register(priceRoutes(deps));
 }

@@ -1,7 +1,7 @@
 import { usdToNano } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import type { TokenCounts } from '../storage/store.js';
-import { countsFromRawUsage } from './raw-usage.js';
+import { countsFromRawUsage, USAGE_APIS, type UsageApi } from './raw-usage.js';
 import type { IngestRecordBody } from './record-schema.js';
 
 /** A record after validation: one name per field, canonical types, times in UTC ms. */
@@ -59,7 +59,12 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
 
   const model = body.model.trim();
   if (model === '') return fail('model is required');
-  const provider = (body.provider?.trim() || context.defaultProvider).toLowerCase();
+  const explicitProvider = body.provider?.trim().toLowerCase() || undefined;
+  let provider = explicitProvider ?? context.defaultProvider;
+  const api = body.api?.trim().toLowerCase() || undefined;
+  if (api !== undefined && !(USAGE_APIS as readonly string[]).includes(api)) {
+    return fail(`api must be one of ${USAGE_APIS.join(', ')} (got "${body.api}")`);
+  }
 
   let ts = context.nowMs;
   if (body.timestamp !== undefined && body.timestamp.trim() !== '') {
@@ -83,6 +88,7 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
     ['total_tokens', 'totalTokens'],
     ['cached_tokens', 'cachedTokens'],
     ['cache_write_tokens', 'cacheWriteTokens'],
+    ['cache_write_extended_tokens', 'cacheWriteExtendedTokens'],
     ['reasoning_tokens', 'reasoningTokens'],
     ['input_audio_tokens', 'inputAudioTokens'],
     ['output_audio_tokens', 'outputAudioTokens'],
@@ -95,10 +101,14 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
   }
 
   let fromUsage: Partial<TokenCounts> = {};
+  let usageTier: string | undefined;
   if (body.usage !== undefined) {
-    const extracted = countsFromRawUsage(provider, body.usage as Record<string, unknown>);
+    const extracted = countsFromRawUsage(provider, body.usage as Record<string, unknown>, api as UsageApi);
     if (!extracted.ok) return fail(extracted.reason);
     fromUsage = extracted.counts;
+    usageTier = extracted.serviceTier;
+    // A Gemini or Anthropic usage object names its provider when the record does not.
+    if (explicitProvider === undefined && extracted.provider) provider = extracted.provider;
   }
   // Explicit fields win over the raw usage object only when they agree with it.
   const merged: Record<string, number> = {};
@@ -108,6 +118,7 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
     ['totalTokens', 'total_tokens'],
     ['cachedTokens', 'cached_tokens'],
     ['cacheWriteTokens', 'cache_write_tokens'],
+    ['cacheWriteExtendedTokens', 'cache_write_extended_tokens'],
     ['reasoningTokens', 'reasoning_tokens'],
     ['inputAudioTokens', 'input_audio_tokens'],
     ['outputAudioTokens', 'output_audio_tokens'],
@@ -136,12 +147,16 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
     totalTokens,
     cachedTokens: merged.cachedTokens ?? 0,
     cacheWriteTokens: merged.cacheWriteTokens ?? 0,
+    cacheWriteExtendedTokens: merged.cacheWriteExtendedTokens ?? 0,
     reasoningTokens: merged.reasoningTokens ?? 0,
     inputAudioTokens: merged.inputAudioTokens ?? 0,
     outputAudioTokens: merged.outputAudioTokens ?? 0,
   };
   if (counts.cachedTokens + counts.cacheWriteTokens > promptTokens) {
     return fail('cached_tokens + cache_write_tokens cannot exceed prompt_tokens');
+  }
+  if (counts.cacheWriteExtendedTokens > counts.cacheWriteTokens) {
+    return fail('cache_write_extended_tokens cannot exceed cache_write_tokens');
   }
   if (counts.inputAudioTokens > promptTokens) return fail('input_audio_tokens cannot exceed prompt_tokens');
   if (counts.reasoningTokens > completionTokens)
@@ -151,6 +166,14 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
 
   const tier = pick<string>(body, 'service_tier', 'serviceTier');
   if (tier.conflict) return fail(tier.conflict);
+  const serviceTier = tier.value?.trim().toLowerCase() || usageTier?.trim().toLowerCase() || null;
+  if (
+    tier.value !== undefined &&
+    usageTier !== undefined &&
+    tier.value.trim().toLowerCase() !== usageTier.toLowerCase()
+  ) {
+    return fail(`service_tier (${tier.value}) disagrees with usage.service_tier (${usageTier})`);
+  }
   const window = pick<string>(body, 'completion_window', 'completionWindow');
   if (window.conflict) return fail(window.conflict);
   const cost = pick<number>(body, 'cost_usd', 'costUsd');
@@ -172,7 +195,7 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
       ts,
       eventId,
       counts,
-      serviceTier: tier.value?.trim().toLowerCase() || null,
+      serviceTier,
       batch: body.batch ?? false,
       completionWindow: window.value?.trim().toLowerCase() || null,
       clientCostNanoUsd: cost.value === undefined ? null : usdToNano(cost.value),

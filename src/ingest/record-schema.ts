@@ -52,6 +52,10 @@ export const IngestRecordSchema = Type.Object(
     cachedTokens: tokenCount('Alias of cached_tokens.'),
     cache_write_tokens: tokenCount('Part of prompt_tokens written to the prompt cache.'),
     cacheWriteTokens: tokenCount('Alias of cache_write_tokens.'),
+    cache_write_extended_tokens: tokenCount(
+      'Part of cache_write_tokens written with the longer retention (Anthropic 1 hour, OpenAI 12 hours).',
+    ),
+    cacheWriteExtendedTokens: tokenCount('Alias of cache_write_extended_tokens.'),
     reasoning_tokens: tokenCount('Part of completion_tokens spent on reasoning (not billed twice).'),
     reasoningTokens: tokenCount('Alias of reasoning_tokens.'),
     input_audio_tokens: tokenCount('Part of prompt_tokens that is audio.'),
@@ -69,6 +73,13 @@ export const IngestRecordSchema = Type.Object(
       }),
     ),
     completionWindow: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+    api: Type.Optional(
+      Type.String({
+        maxLength: 32,
+        description:
+          'Which API produced `usage`: chat, completions, embeddings, responses, realtime, anthropic, gemini. Default: told by its fields.',
+      }),
+    ),
     usage: Type.Optional(
       Type.Object(
         {},

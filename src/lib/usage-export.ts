@@ -27,12 +27,14 @@ export function toApiRow(row: UsageRow) {
     source: row.source,
     cachedTokens: row.cachedTokens,
     cacheWriteTokens: row.cacheWriteTokens,
+    cacheWriteExtendedTokens: row.cacheWriteExtendedTokens,
     reasoningTokens: row.reasoningTokens,
     inputAudioTokens: row.inputAudioTokens,
     outputAudioTokens: row.outputAudioTokens,
     serviceTier: row.serviceTier,
     batch: row.batch,
     pricingStatus: row.pricingStatus,
+    pricingSource: row.pricingSource,
     clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
   };
 }

@@ -42,6 +42,8 @@ export interface TokenCounts {
   totalTokens: number;
   cachedTokens: number;
   cacheWriteTokens: number;
+  /** Part of cacheWriteTokens written with the longer, dearer retention (Anthropic 1 hour, OpenAI 12 hours). */
+  cacheWriteExtendedTokens: number;
   /** Part of completionTokens; stored for display, never billed twice. */
   reasoningTokens: number;
   inputAudioTokens: number;
@@ -127,6 +129,95 @@ export interface AdminSession {
 /** What changed in the usage table; sent after the change is durable. */
 export type UsageChange = { kind: 'insert'; rows: number } | { kind: 'reset'; rows: number };
 
+/** Usage of one (provider, model), for GET /models. */
+export interface ModelUsage {
+  provider: string;
+  model: string;
+  requests: number;
+  /** Rows stored with no cost (cost NULL): the model had no known price when they were priced. */
+  unpricedRequests: number;
+  estimatedRequests: number;
+  /** Sum of the priced and estimated rows. */
+  costNanoUsd: number;
+  lastAt: number;
+}
+
+/** One version of the price overrides edited through the admin API. Versions are never changed. */
+export interface PriceOverrideVersion {
+  version: number;
+  /** JSON text of the validated document. */
+  document: string;
+  createdAt: number;
+  actor: string;
+  note: string | null;
+}
+
+/** The columns of a usage row that pricing reads and writes. */
+export interface RepriceRow extends TokenCounts {
+  id: number;
+  ts: number;
+  provider: string;
+  model: string;
+  serviceTier: string | null;
+  batch: boolean;
+  completionWindow: string | null;
+  costNanoUsd: number | null;
+  pricingStatus: PricingStatus;
+  pricingSource: string | null;
+  pricingRates: string | null;
+}
+
+export interface StoredPricing {
+  costNanoUsd: number | null;
+  status: PricingStatus;
+  source: string | null;
+  /** JSON text. */
+  rates: string | null;
+}
+
+/** A row's pricing before and after a reprice. */
+export interface RepricedCost {
+  usageId: number;
+  old: StoredPricing;
+  new: StoredPricing;
+}
+
+export interface RepriceScope {
+  model?: string;
+  /** Inclusive bounds on the call time. */
+  startMs?: number;
+  endMs?: number;
+}
+
+export interface NewRepriceRun {
+  kind: 'reprice' | 'undo';
+  undoOf: number | null;
+  actor: string;
+  requestId: string | null;
+  startedAt: number;
+  scope: RepriceScope;
+  priceSources: readonly string[];
+}
+
+export interface RepriceRun extends NewRepriceRun {
+  id: number;
+  status: 'running' | 'done' | 'failed';
+  finishedAt: number | null;
+  rowsScanned: number;
+  rowsChanged: number;
+  rowsSkipped: number;
+  oldTotalNanoUsd: number;
+  newTotalNanoUsd: number;
+  error: string | null;
+}
+
+export interface RepriceRunSummary {
+  status: 'done' | 'failed';
+  finishedAt: number;
+  rowsScanned: number;
+  error: string | null;
+}
+
 export interface Store {
   /** Throws when the database cannot answer a trivial query. */
   ping(): Promise<void>;
@@ -171,4 +262,36 @@ export interface Store {
    * does is ignored. Returns the function that unsubscribes.
    */
   onUsageChange(listener: (change: UsageChange) => void): () => void;
+
+  /** Every (provider, model) with usage, with its unpriced count; ordered by model, then provider. */
+  listModelUsage(): Promise<ModelUsage[]>;
+
+  /** The newest price-override version, or undefined when none was ever saved. */
+  latestPriceOverrides(): Promise<PriceOverrideVersion | undefined>;
+  /** Saves a new version (the document is already validated JSON text). */
+  savePriceOverrides(input: Omit<PriceOverrideVersion, 'version'>): Promise<PriceOverrideVersion>;
+
+  /**
+   * Usage rows in scope after `after` (null: from the start), ascending by (ts, id), at most `limit`.
+   * Each call must cost in proportion to `limit`, not to the table (walk an index on ts).
+   */
+  scanUsageForReprice(scope: RepriceScope, after: UsageCursor | null, limit: number): Promise<RepriceRow[]>;
+  createRepriceRun(run: NewRepriceRun): Promise<number>;
+  /**
+   * THE one way a stored cost changes. Atomically, for each change whose row still has exactly
+   * `old` pricing: writes `new` and records the change under the run (with both values, so it can
+   * be inspected and undone), and adds to the run's totals. A row whose pricing moved since it
+   * was read is skipped, never overwritten. Anything derived from costs (rollups) must be
+   * maintained here, in the same transaction.
+   */
+  applyRepricedCosts(
+    runId: number,
+    changes: readonly RepricedCost[],
+  ): Promise<{ applied: number; skipped: number }>;
+  finishRepriceRun(runId: number, summary: RepriceRunSummary): Promise<void>;
+  getRepriceRun(runId: number): Promise<RepriceRun | undefined>;
+  /** Newest first. */
+  listRepriceRuns(limit: number): Promise<RepriceRun[]>;
+  /** The run's changes, ascending by usage id, after `afterUsageId`. */
+  listRepriceChanges(runId: number, afterUsageId: number, limit: number): Promise<RepricedCost[]>;
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type {
+  ModelUsage,
   StoreStats,
   TokenRecord,
   TokenSummary,
@@ -19,6 +20,7 @@ const USAGE_COLUMNS = `
   u.event_id AS eventId, u.provider, u.model,
   u.prompt_tokens AS promptTokens, u.completion_tokens AS completionTokens, u.total_tokens AS totalTokens,
   u.cached_tokens AS cachedTokens, u.cache_write_tokens AS cacheWriteTokens,
+  u.cache_write_extended_tokens AS cacheWriteExtendedTokens,
   u.reasoning_tokens AS reasoningTokens, u.input_audio_tokens AS inputAudioTokens,
   u.output_audio_tokens AS outputAudioTokens, u.service_tier AS serviceTier, u.batch,
   u.completion_window AS completionWindow, u.cost_nanousd AS costNanoUsd,
@@ -120,6 +122,14 @@ export class ReadQueries {
       model: string;
     }[];
     return rows.map((row) => row.model);
+  }
+
+  listModelUsage(): ModelUsage[] {
+    return this.prepare(`
+      SELECT provider, model, COUNT(*) AS requests, SUM(cost_nanousd IS NULL) AS unpricedRequests,
+             SUM(pricing_status = 'estimated') AS estimatedRequests,
+             COALESCE(SUM(cost_nanousd), 0) AS costNanoUsd, MAX(ts) AS lastAt
+      FROM usage_log GROUP BY model, provider ORDER BY model, provider`).all() as ModelUsage[];
   }
 
   listTokens(): TokenSummary[] {

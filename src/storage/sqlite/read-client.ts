@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ExportFormat } from '../../lib/usage-export.js';
-import type { StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
+import type { ModelUsage, StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -76,6 +76,10 @@ export class ReadClient {
 
   listModels(): Promise<string[]> {
     return this.call({ op: 'listModels' });
+  }
+
+  listModelUsage(): Promise<ModelUsage[]> {
+    return this.call({ op: 'listModelUsage' });
   }
 
   listTokens(): Promise<TokenSummary[]> {

@@ -6,6 +6,7 @@ export type ReadRequest =
   | { id: number; op: 'ping' }
   | { id: number; op: 'listUsage'; filter: UsageFilter; limit: number; after?: UsageCursor }
   | { id: number; op: 'listModels' }
+  | { id: number; op: 'listModelUsage' }
   | { id: number; op: 'listTokens' }
   | { id: number; op: 'stats'; nowMs: number }
   | { id: number; op: 'exportOpen'; filter: UsageFilter; format: ExportFormat; chunkRows: number }

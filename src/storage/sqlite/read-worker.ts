@@ -30,6 +30,8 @@ function handle(request: ReadRequest): unknown {
       return queries.listUsage(request.filter, request.limit, request.after);
     case 'listModels':
       return queries.listModels();
+    case 'listModelUsage':
+      return queries.listModelUsage();
     case 'listTokens':
       return queries.listTokens();
     case 'stats':

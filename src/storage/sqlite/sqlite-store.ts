@@ -3,6 +3,7 @@ import type { ExportFormat } from '../../lib/usage-export.js';
 import type {
   CreateTokenResult,
   InsertOutcome,
+  ModelUsage,
   NewUsage,
   Store,
   StoreStats,
@@ -15,6 +16,7 @@ import type {
 } from '../store.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
+import { createPricingMethods } from './pricing-store.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
 import { createSessionMethods } from './sessions.js';
@@ -36,12 +38,12 @@ export interface SqliteStore extends Store {
 const INSERT_USAGE = `
   INSERT INTO usage_log (
     ts, received_at, source, ingest_token_id, event_id, provider, model,
-    prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
+    prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens, cache_write_extended_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
     cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
-    @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens,
+    @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens, @cacheWriteExtendedTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
     @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage
   )
@@ -229,5 +231,11 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       usageListeners.add(listener);
       return () => usageListeners.delete(listener);
     },
+
+    listModelUsage(): Promise<ModelUsage[]> {
+      return reads.listModelUsage();
+    },
+
+    ...createPricingMethods(db, writes),
   };
 }

@@ -1,0 +1,402 @@
+import {
+  type ConditionalPrice,
+  calcPrice,
+  type ModelInfo,
+  type ModelPrice,
+  type Provider,
+} from '@pydantic/genai-prices';
+import { type CompiledPrice, compilePrice, computeCost, ratesAt } from './compute-cost.js';
+import { formatRatio, ONE, parseRatio, type Ratio } from './exact-math.js';
+import { OVERLAY_MODELS, OVERLAY_VERSION, TIER_ALIASES, TIER_RULES } from './overlay.js';
+import { type OverrideDocument, overridesToProviders } from './price-overrides.js';
+import type { PriceQuery, PriceResult, Pricer } from './types.js';
+
+/**
+ * The pricing engine: (usage, provider, model, call time, tier) -> integer nano-dollars plus
+ * provenance. Pure: no I/O and no clock; overrides are passed in, and a new engine is built when
+ * they change.
+ *
+ * Base prices resolve through layers, first hit wins:
+ *   1. user overrides from the admin API (database), 2. user overrides from PRICES_FILE,
+ *   3. our overlay (overlay.ts), 4. the bundled @pydantic/genai-prices data.
+ * Each layer is matched with the package's own matcher and effective dates (calcPrice), so an
+ * override is written in the package's schema. Tier multipliers come from overlay.ts.
+ *
+ * A resolved price is cached per (provider, model, UTC day, tier): every effective date is a UTC
+ * midnight, so one day never straddles two prices. Models with time-of-day prices are not cached.
+ */
+
+/** Keep in step with package.json; a test checks it against the installed package. */
+export const GENAI_PRICES_VERSION = '0.1.8';
+
+const MS_PER_DAY = 86_400_000;
+const CACHE_LIMIT = 20_000;
+const PROBE = { input_tokens: 0, output_tokens: 0 };
+const HALF = parseRatio('0.5');
+
+/** Provider ids clients use for the ones the price data knows by another name. */
+const PROVIDER_ALIASES: Readonly<Record<string, string>> = { gemini: 'google', 'google-ai': 'google' };
+/** Prefixes routers put on model ids ("openai/gpt-4o"); the price data knows the bare id. */
+const MODEL_PREFIXES = ['openai/', 'azure/'];
+
+export interface OverrideLayer {
+  /** "override-db" or "override-file". */
+  name: string;
+  /** Version of this layer's content, e.g. "v3" or "sha256:1a2b3c4d". */
+  version: string;
+  document: OverrideDocument;
+}
+
+export interface PricingEngineOptions {
+  /** Highest precedence first. */
+  overrides?: readonly OverrideLayer[];
+}
+
+interface Layer {
+  source: string;
+  /** undefined: the bundled package data. */
+  providers?: ReadonlyMap<string, Provider>;
+}
+
+/** A base price as matched: which layer, which model entry, which dated price. */
+export interface BaseMatch {
+  source: string;
+  modelId: string;
+  modelName: string | null;
+  price: ModelPrice;
+  effectiveFrom: string | null;
+  effectiveUntil: string | null;
+  /** Every dated price of the matched model, oldest first. */
+  schedule: { from: string | null; prices: ModelPrice }[];
+  hasTimeOfDay: boolean;
+}
+
+export interface TierPlan {
+  tier: string;
+  multiplier: Ratio;
+  status: 'priced' | 'estimated';
+  reason: string | null;
+  /** Where the multiplier came from: the overlay version, or null for standard rates. */
+  rule: string | null;
+}
+
+export interface PriceDescription {
+  provider: string;
+  model: string;
+  atMs: number;
+  base: BaseMatch;
+  /** What each tier would multiply the standard price by for this model at this time. */
+  tiers: { tier: string; multiplier: string; status: 'priced' | 'estimated'; reason: string | null }[];
+}
+
+export interface PricingEngine extends Pricer {
+  /** What a model costs at a time and where the price came from; null when no layer knows it. */
+  describe(provider: string, model: string, atMs: number): PriceDescription | null;
+  /** The base price match alone (for "is this model priced now?"). */
+  resolve(provider: string, model: string, atMs: number): BaseMatch | null;
+  /** Every layer's source, highest precedence first, e.g. ["override-db@v2", ..., "genai-prices@0.1.8"]. */
+  readonly sources: readonly string[];
+}
+
+interface Resolved {
+  base: BaseMatch;
+  plan: TierPlan;
+  compiled: CompiledPrice;
+  /** Provenance (and its JSON) per tier level, built once. */
+  provenance: Map<number, { rates: Record<string, unknown>; json: string }>;
+}
+
+type Unknown = { unknown: true; reason: string };
+type CacheEntry = Resolved | Unknown;
+type BaseEntry = { base: BaseMatch; compiled: CompiledPrice } | Unknown;
+
+function normaliseProvider(provider: string): string {
+  const id = provider.trim().toLowerCase();
+  return PROVIDER_ALIASES[id] ?? id;
+}
+
+export function normaliseModel(model: string): string {
+  const id = model.trim().toLowerCase();
+  for (const prefix of MODEL_PREFIXES) if (id.startsWith(prefix)) return id.slice(prefix.length);
+  return id;
+}
+
+function dateMs(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`);
+}
+
+function matchIn(layer: Layer, provider: string, model: string, atMs: number): BaseMatch | null {
+  const custom = layer.providers?.get(provider);
+  if (layer.providers && !custom) return null;
+  const options = custom
+    ? { provider: custom, timestamp: new Date(atMs) }
+    : { providerId: provider, timestamp: new Date(atMs) };
+  const result = calcPrice(PROBE, model, options);
+  if (!result) return null;
+  const info: ModelInfo = result.model;
+  const dated = Array.isArray(info.prices) ? (info.prices as ConditionalPrice[]) : null;
+  const startOf = (entry: ConditionalPrice | undefined) =>
+    entry?.constraint?.type === 'start_date' ? entry.constraint.start_date : null;
+  const index = dated ? dated.findIndex((entry) => entry.prices === result.model_price) : -1;
+  return {
+    source: layer.source,
+    modelId: info.id,
+    modelName: info.name ?? null,
+    price: result.model_price,
+    effectiveFrom: dated ? startOf(dated[index]) : null,
+    effectiveUntil: dated ? startOf(dated[index + 1]) : null,
+    schedule: dated
+      ? dated.map((entry) => ({ from: startOf(entry), prices: entry.prices }))
+      : [{ from: null, prices: info.prices as ModelPrice }],
+    hasTimeOfDay: dated ? dated.some((entry) => entry.constraint?.type === 'time_of_date') : false,
+  };
+}
+
+function multiplierAt(schedule: readonly { startDate?: string; multiplier: string }[], atMs: number): string {
+  let current = schedule[0]?.multiplier ?? '1';
+  for (const entry of schedule)
+    if (entry.startDate === undefined || atMs >= dateMs(entry.startDate)) current = entry.multiplier;
+  return current;
+}
+
+const OVERLAY_RULE = `overlay@${OVERLAY_VERSION}`;
+
+/** Which tier a call was served at and what that multiplies the standard price by. */
+export function planTier(
+  provider: string,
+  modelId: string,
+  call: { serviceTier: string | null; batch: boolean; completionWindow: string | null },
+  atMs: number,
+): TierPlan {
+  const raw = call.serviceTier?.trim().toLowerCase() || null;
+  const requested = raw === null ? 'standard' : (TIER_ALIASES[raw] ?? raw);
+  const window = call.completionWindow?.trim().toLowerCase() || null;
+  const notes: string[] = [];
+
+  if (call.batch || requested === 'batch') {
+    if (requested !== 'standard' && requested !== 'batch')
+      notes.push(`service_tier "${raw}" ignored for a batch call`);
+    if (window !== null && window !== 'soonest')
+      notes.push(`completion_window "${window}" ignored for a batch call`);
+    if (!TIER_RULES.batchProviders.includes(provider))
+      notes.push(`no batch discount known for ${provider}; 0.5 assumed`);
+    return {
+      tier: 'batch',
+      multiplier: HALF,
+      status: notes.length > 0 ? 'estimated' : 'priced',
+      reason: notes.length > 0 ? notes.join('; ') : null,
+      rule: OVERLAY_RULE,
+    };
+  }
+
+  if (requested === 'standard') {
+    if (window === null || window === 'soonest') {
+      return { tier: 'standard', multiplier: ONE, status: 'priced', reason: null, rule: null };
+    }
+    const multiplier = TIER_RULES.completionWindows[window];
+    if (multiplier === undefined) {
+      return {
+        tier: 'standard',
+        multiplier: ONE,
+        status: 'estimated',
+        reason: `unknown completion_window "${window}"; standard rates used`,
+        rule: null,
+      };
+    }
+    const known = provider === 'openai' || provider === 'azure';
+    return {
+      tier: `background_${window}`,
+      multiplier: parseRatio(multiplier),
+      status: known ? 'priced' : 'estimated',
+      reason: known ? null : `background completion windows are known for OpenAI only; ${multiplier} assumed`,
+      rule: OVERLAY_RULE,
+    };
+  }
+
+  if (window !== null && window !== 'soonest') {
+    notes.push(`completion_window "${window}" applies to the standard tier only; ignored`);
+  }
+  const rules = TIER_RULES.tiers[provider === 'azure' ? 'openai' : provider]?.[requested];
+  const card = rules?.cards.find((candidate) => candidate.models.includes(modelId));
+  if (card) {
+    const multiplier = multiplierAt(card.schedule, atMs);
+    return {
+      tier: requested,
+      multiplier: parseRatio(multiplier),
+      status: notes.length > 0 ? 'estimated' : 'priced',
+      reason: notes.length > 0 ? notes.join('; ') : null,
+      rule: OVERLAY_RULE,
+    };
+  }
+  if (rules?.fallback) {
+    notes.push(`no ${requested} rate card for ${modelId}; default ${rules.fallback}x`);
+    return {
+      tier: requested,
+      multiplier: parseRatio(rules.fallback),
+      status: 'estimated',
+      reason: notes.join('; '),
+      rule: OVERLAY_RULE,
+    };
+  }
+  notes.push(`no rate card for service_tier "${requested}" on ${modelId}; standard rates used`);
+  return { tier: requested, multiplier: ONE, status: 'estimated', reason: notes.join('; '), rule: null };
+}
+
+/** Tiers shown by describe(): the ones a call of this provider can be billed at. */
+const DESCRIBED_TIERS: readonly { serviceTier: string | null; batch: boolean; window: string | null }[] = [
+  { serviceTier: null, batch: false, window: null },
+  { serviceTier: null, batch: true, window: null },
+  { serviceTier: 'flex', batch: false, window: null },
+  { serviceTier: 'priority', batch: false, window: null },
+  { serviceTier: 'ultrafast', batch: false, window: null },
+  { serviceTier: null, batch: false, window: '2h' },
+  { serviceTier: null, batch: false, window: '8h' },
+];
+
+function unpriced(reason: string, detail: string | null, tier: string | null): PriceResult {
+  const rates = { reason, ...(detail ? { detail } : {}) };
+  return {
+    costNanoUsd: null,
+    status: 'unpriced',
+    source: null,
+    rates,
+    ratesJson: JSON.stringify(rates),
+    tier,
+    reason: detail ? `${reason}: ${detail}` : reason,
+  };
+}
+
+export function createPricingEngine(options: PricingEngineOptions = {}): PricingEngine {
+  const layers: Layer[] = [
+    ...(options.overrides ?? []).map((layer) => ({
+      source: `${layer.name}@${layer.version}`,
+      providers: overridesToProviders(layer.document, layer.name),
+    })),
+    { source: OVERLAY_RULE, providers: overridesToProviders(OVERLAY_MODELS as OverrideDocument, 'overlay') },
+    { source: `genai-prices@${GENAI_PRICES_VERSION}` },
+  ];
+  const cache = new Map<string, CacheEntry>();
+  const bases = new Map<string, BaseEntry>();
+
+  function resolve(provider: string, model: string, atMs: number): BaseMatch | null {
+    const providerId = normaliseProvider(provider);
+    const modelId = normaliseModel(model);
+    if (modelId === '') return null;
+    for (const layer of layers) {
+      const match = matchIn(layer, providerId, modelId, atMs);
+      if (match) return match;
+    }
+    return null;
+  }
+
+  /** The base price of (provider, model, day), shared by every tier of that day. */
+  function baseFor(providerId: string, query: PriceQuery, dayKey: string): BaseEntry {
+    let entry = bases.get(dayKey);
+    if (entry === undefined) {
+      try {
+        const base = resolve(providerId, query.model, query.atMs);
+        entry = base
+          ? { base, compiled: compilePrice(base.price) }
+          : { unknown: true, reason: 'unknown_model' };
+      } catch (error) {
+        entry = { unknown: true, reason: `price_data_error: ${(error as Error).message}` };
+      }
+      // Time-of-day prices change within a day: such a model is resolved per call, never cached.
+      if (!('base' in entry && entry.base.hasTimeOfDay)) {
+        if (bases.size >= CACHE_LIMIT) bases.clear();
+        bases.set(dayKey, entry);
+      }
+    }
+    return entry;
+  }
+
+  function build(query: PriceQuery, providerId: string, dayKey: string): CacheEntry {
+    const found = baseFor(providerId, query, dayKey);
+    if ('unknown' in found) return found;
+    const plan = planTier(providerId, found.base.modelId, query, query.atMs);
+    return { base: found.base, plan, compiled: found.compiled, provenance: new Map() };
+  }
+
+  function provenance(resolved: Resolved, level: number, inputTokens: number) {
+    let cached = resolved.provenance.get(level);
+    if (!cached) {
+      const { base, plan, compiled } = resolved;
+      const rates = Object.freeze({
+        unit: 'usd_per_mtok',
+        model: base.modelId,
+        effective_from: base.effectiveFrom,
+        ...ratesAt(compiled, inputTokens),
+        long_context: level > 0,
+        tier: plan.tier,
+        multiplier: formatRatio(plan.multiplier),
+        ...(plan.rule ? { tier_rule: plan.rule } : {}),
+        ...(plan.reason ? { estimated_because: plan.reason } : {}),
+      });
+      cached = { rates, json: JSON.stringify(rates) };
+      resolved.provenance.set(level, cached);
+    }
+    return cached;
+  }
+
+  return {
+    sources: layers.map((layer) => layer.source),
+
+    resolve(provider, model, atMs) {
+      return resolve(normaliseProvider(provider), model, atMs);
+    },
+
+    price(query: PriceQuery): PriceResult {
+      const providerId = normaliseProvider(query.provider);
+      const dayKey = `${providerId}\u0000${query.model}\u0000${Math.floor(query.atMs / MS_PER_DAY)}`;
+      const key = `${dayKey}\u0000${query.serviceTier ?? ''}\u0000${query.batch ? 1 : 0}\u0000${query.completionWindow ?? ''}`;
+      let entry = cache.get(key);
+      if (entry === undefined) {
+        entry = build(query, providerId, dayKey);
+        if (!('base' in entry && entry.base.hasTimeOfDay)) {
+          if (cache.size >= CACHE_LIMIT) cache.clear();
+          cache.set(key, entry);
+        }
+      }
+      if ('unknown' in entry) return unpriced(entry.reason, null, null);
+
+      const outcome = computeCost(entry.compiled, query.usage, entry.plan.multiplier);
+      if (!outcome.ok) return unpriced(outcome.reason, outcome.detail, entry.plan.tier);
+      const { rates, json } = provenance(entry, outcome.level, query.usage.promptTokens);
+      return {
+        costNanoUsd: outcome.costNanoUsd,
+        status: entry.plan.status,
+        source: entry.base.source,
+        rates,
+        ratesJson: json,
+        tier: entry.plan.tier,
+        reason: entry.plan.reason,
+      };
+    },
+
+    describe(provider, model, atMs) {
+      const providerId = normaliseProvider(provider);
+      const base = resolve(providerId, model, atMs);
+      if (!base) return null;
+      return {
+        provider: providerId,
+        model: normaliseModel(model),
+        atMs,
+        base,
+        tiers: DESCRIBED_TIERS.map((tier) => {
+          const plan = planTier(
+            providerId,
+            base.modelId,
+            { serviceTier: tier.serviceTier, batch: tier.batch, completionWindow: tier.window },
+            atMs,
+          );
+          return {
+            tier: plan.tier,
+            multiplier: formatRatio(plan.multiplier),
+            status: plan.status,
+            reason: plan.reason,
+          };
+        }),
+      };
+    },
+  };
+}
