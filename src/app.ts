@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
-import { createRequestIdGenerator, registerObservability } from './http/hooks/observe.js';
+import { createRequestIdGenerator, loggerOptions, registerObservability } from './http/hooks/observe.js';
 import { createAdminRateLimiter } from './http/hooks/rate-limit.js';
 import { registerRoutes } from './http/routes.js';
 import { ErrorBody } from './http/schemas.js';
@@ -62,7 +62,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   };
 
   const app = Fastify({
-    ...(input.logger ? { loggerInstance: input.logger } : { logger: { level: config.logLevel } }),
+    ...(input.logger ? { loggerInstance: input.logger } : { logger: loggerOptions(config) }),
     // The access log is ours (hooks/observe.ts): sampled, so that it does not cost throughput.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
@@ -103,7 +103,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     const auth = request.routeOptions.config.auth;
     if (auth === 'ingest') return authenticate.ingest(request);
     await limitAdmin(request, reply);
-    if (auth === 'admin') await authenticate.admin(request);
+    if (auth === 'admin' || auth === 'metrics') await authenticate.admin(request);
   });
 
   await registerRoutes(app, deps);

@@ -18,6 +18,8 @@ export interface Config {
   readonly apiKey: string | undefined;
   /** Ingest key; undefined means ingest is open (development only). */
   readonly ingestKey: string | undefined;
+  /** Bearer token that lets a scraper read /metrics/prometheus without the admin key. */
+  readonly metricsToken: string | undefined;
   readonly allowedOrigins: readonly string[];
   readonly trustProxy: boolean;
   readonly rateLimit: {
@@ -103,6 +105,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: '',
     unit: 'secret',
     description: 'Ingest key, sent as X-Ingest-Key. Unset in development means ingest accepts any caller.',
+  },
+  {
+    name: 'METRICS_TOKEN',
+    default: '',
+    unit: 'secret (16+ characters)',
+    description:
+      'Lets a Prometheus scraper read /metrics/prometheus with "Authorization: Bearer <token>". Unset: that page needs X-API-Key.',
   },
   {
     name: 'ALLOWED_ORIGINS',
@@ -240,6 +249,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       problems.push('INGEST_KEY is required when ENV=production: it authenticates POST /ingest');
   }
 
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    problems.push('METRICS_TOKEN must be at least 16 characters (it is a password for the metrics page)');
+
   const port = integer('SERVER_PORT', 5001, 0, 65_535);
   const dataDir = path.resolve(cwd, read('DATA_DIR') ?? 'data');
   const dbFilename = read('DB_FILENAME') ?? 'usage_log.sqlite';
@@ -322,6 +335,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dbPath,
     apiKey,
     ingestKey,
+    metricsToken,
     allowedOrigins: Object.freeze(allowedOrigins.map((o) => o.replace(/\/$/, ''))),
     trustProxy: ['true', '1', 'yes'].includes(trustProxyRaw),
     rateLimit: Object.freeze({ ratePerMinute, burst, exemptPaths: Object.freeze(exemptPaths) }),

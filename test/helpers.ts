@@ -46,7 +46,10 @@ export async function createTestApp(
     ...env,
   });
   const metrics = new Metrics();
-  const store = createSqliteStore(config.dbPath, { onCommit: (n, ms) => metrics.recordCommit(n, ms) });
+  const store = createSqliteStore(config.dbPath, {
+    onCommit: (n, ms) => metrics.recordCommit(n, ms),
+    onRead: (operation, ms) => metrics.recordRead(operation, ms),
+  });
   const clock = createManualClock(T0);
   const app = await buildApp({ config, store, clock: options.clock ?? clock, metrics });
   await app.ready();

@@ -76,7 +76,7 @@ test('production without keys refuses to start and names what is missing', async
     text += chunk;
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  expect(code).toBe(1);
+  expect(code).toBe(3); // the CLI's configuration-error status (docs/operations.md)
   expect(text).toMatch(/API_KEY is required when ENV=production/);
   expect(text).toMatch(/INGEST_KEY is required when ENV=production/);
 });

@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { AppError } from '../errors.js';
 import type { HttpDeps } from './deps.js';
+import { responses } from './schemas.js';
 
 /** Where `npm run build` puts the web app: <package root>/dist/web, from src/http and dist/http alike. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
@@ -48,9 +49,51 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
     .header('x-frame-options', 'DENY');
 }
 
+const CONTENT_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+interface Asset {
+  type: string;
+  identity: Buffer;
+  br: Buffer | undefined;
+  gzip: Buffer | undefined;
+}
+
+/** The built assets, read once: a few files of tens of KB, each with its .br and .gz (see web/vite.config.ts). */
+function loadAssets(dir: string): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  if (!existsSync(dir)) return assets;
+  for (const file of readdirSync(dir)) {
+    const type = CONTENT_TYPES[path.extname(file)];
+    if (!type) continue;
+    const read = (name: string) =>
+      existsSync(path.join(dir, name)) ? readFileSync(path.join(dir, name)) : undefined;
+    assets.set(file, {
+      type,
+      identity: readFileSync(path.join(dir, file)),
+      br: read(`${file}.br`),
+      gzip: read(`${file}.gz`),
+    });
+  }
+  return assets;
+}
+
+function acceptedEncodings(header: string | undefined): Set<string> {
+  const accepted = new Set<string>();
+  for (const part of (header ?? '').split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (name && !params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p))) accepted.add(name);
+  }
+  return accepted;
+}
+
 /**
- * GET /dashboard serves the built single-page app; /dashboard/assets/* are its content-hashed
- * files, cached for a year. The page itself is never cached, so a new build is picked up at once.
+ * GET /dashboard serves the built single-page app; /dashboard/assets/:file are its content-hashed
+ * files, precompressed, cached for a year. The page itself is never cached, so a new build is
+ * picked up at once.
  */
 export function dashboardRoutes(
   _deps: HttpDeps,
@@ -61,23 +104,45 @@ export function dashboardRoutes(
     const built = existsSync(indexFile);
     const page = built ? readFileSync(indexFile, 'utf8') : NOT_BUILT;
     if (!built) app.log.warn(`dashboard not built: ${indexFile} is missing; run npm run build`);
+    const assets = loadAssets(path.join(webRoot, 'assets'));
 
     const sendPage = async (_request: unknown, reply: FastifyReply) =>
       securityHeaders(reply).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
-    const schema = { summary: 'Web dashboard', tags: ['dashboard'], response: { 200: Type.String() } };
+    const schema = {
+      summary: 'Web dashboard',
+      tags: ['dashboard'],
+      response: responses({ 200: Type.String() }),
+    };
     app.get('/dashboard', { config: { auth: 'public' }, schema }, sendPage);
-    app.get('/dashboard/', { config: { auth: 'public' }, schema: { ...schema, hide: true } }, sendPage);
+    app.get('/dashboard/', { config: { auth: 'public' }, schema }, sendPage);
 
-    if (built) {
-      await app.register(fastifyStatic, {
-        root: path.join(webRoot, 'assets'),
-        prefix: '/dashboard/assets/',
-        decorateReply: false,
-        index: false,
-        preCompressed: true,
-        immutable: true,
-        maxAge: '365d',
-      });
-    }
+    app.get(
+      '/dashboard/assets/:file',
+      {
+        config: { auth: 'public' },
+        schema: {
+          summary: "The dashboard's built JS and CSS (content-hashed names)",
+          tags: ['dashboard'],
+          params: Type.Object({ file: Type.String({ maxLength: 200 }) }),
+          response: responses({
+            200: Type.String({ description: 'JavaScript or CSS, br/gzip when accepted.' }),
+          }),
+        },
+      },
+      async (request, reply) => {
+        const asset = assets.get(request.params.file);
+        if (!asset) throw new AppError('not_found', `No dashboard asset ${request.params.file}`);
+        const accepted = acceptedEncodings(request.headers['accept-encoding']);
+        reply
+          .type(asset.type)
+          .header('cache-control', 'public, max-age=31536000, immutable')
+          .header('vary', 'accept-encoding')
+          .header('x-content-type-options', 'nosniff');
+        if (asset.br && accepted.has('br')) return reply.header('content-encoding', 'br').send(asset.br);
+        if (asset.gzip && accepted.has('gzip'))
+          return reply.header('content-encoding', 'gzip').send(asset.gzip);
+        return reply.send(asset.identity);
+      },
+    );
   };
 }

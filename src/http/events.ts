@@ -67,7 +67,7 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
         schema: {
           summary: 'Server-sent events: `usage` after new usage is committed (at most one a second)',
           tags: ['dashboard'],
-          produces: ['text/event-stream'],
+          produces: ['text/event-stream', 'application/json'],
           response: responses({
             200: Type.String({ description: 'text/event-stream; data is {"rows":n,"reset":bool}' }),
           }),

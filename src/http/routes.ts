@@ -7,7 +7,9 @@ import type { HttpDeps } from './deps.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
+import { openApiRoutes, registerOpenApi } from './openapi.js';
 import { priceRoutes } from './prices.js';
+import { prometheusRoutes } from './prometheus.js';
 import { tokenRoutes } from './tokens.js';
 
 /**
@@ -22,9 +24,12 @@ import { tokenRoutes } from './tokens.js';
  *   POST /log (deprecated), GET /metrics, GET /models, DELETE /reset                      admin   admin.ts
  *   GET /prices, GET|PUT /prices/overrides, GET|POST /prices/reprice, GET /prices/reprice/:id,
  *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
+ *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
+ *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  await registerOpenApi(app);
   await app.register(authSessionRoutes(deps));
   await app.register(dashboardRoutes(deps));
   await app.register(dataRoutes(deps));
@@ -34,4 +39,6 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(tokenRoutes(deps));
   await app.register(adminRoutes(deps));
   await app.register(priceRoutes(deps));
+  await app.register(prometheusRoutes(deps));
+  await app.register(openApiRoutes(deps));
 }

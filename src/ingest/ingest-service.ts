@@ -117,7 +117,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
 
     const decision = await buckets.take(`ingest:${token.id}`, limits, clock.now());
     if (!decision.allowed) {
-      metrics.rateLimitHits += 1;
+      metrics.countRateLimitHit('ingest');
       return reject('rate_limited', 'Rate limit exceeded for this tracking token', decision.retryAfterMs);
     }
 
@@ -179,6 +179,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       }
       const [outcome] = await store.insertUsage([prepared.usage]);
       if (!outcome) throw new Error('store returned no outcome');
+      if (outcome.status === 'created') metrics.recordUsage(prepared.usage);
       const result: RecordResult & { status: 'created' | 'duplicate' } =
         outcome.status === 'created'
           ? {
@@ -193,6 +194,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
     },
 
     async ingestBatch(records) {
+      metrics.recordIngestBatch(records.length);
       const nowMs = clock.now();
       const results: RecordResult[] = new Array(records.length);
       const toWrite: { index: number; usage: NewUsage }[] = [];
@@ -221,6 +223,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         outcomes.forEach((outcome, i) => {
           const item = toWrite[i];
           if (!item) return;
+          if (outcome.status === 'created') metrics.recordUsage(item.usage);
           results[item.index] =
             outcome.status === 'created'
               ? {
@@ -295,6 +298,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         },
       ]);
       if (!outcome) throw new Error('store returned no outcome');
+      metrics.recordUsage({ model, ingestTokenId: null, costNanoUsd: priced.costNanoUsd, ...counts });
       return { id: outcome.id };
     },
   };

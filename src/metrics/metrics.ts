@@ -1,7 +1,12 @@
+import { VERSION } from '../version.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.js';
+
 /**
  * Every metric the service keeps, in one place. Counters live in this process (Cost Guardian runs as
  * one process, so they are the whole service's counters, unlike the original's per-worker view).
- * GET /metrics renders them in the original's JSON shape.
+ * GET /metrics renders them in the original's JSON shape; GET /metrics/prometheus renders the same
+ * counts (read from these fields at scrape time) plus histograms, from `prometheus` (prometheus.ts
+ * names every series). Each Metrics has its own registry, so several apps can live in one process.
  */
 
 export type IngestOutcome =
@@ -47,8 +52,11 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
+/** Which limiter refused: admin requests per IP, ingest records per token, failed keys per IP. */
+export type RateLimiterName = 'admin' | 'ingest' | 'auth';
+
 export class Metrics {
-  rateLimitHits = 0;
+  readonly rateLimitHitsBy: Record<RateLimiterName, number> = { admin: 0, ingest: 0, auth: 0 };
   readonly ingest: Record<IngestOutcome, number> = {
     success: 0,
     duplicate: 0,
@@ -62,6 +70,24 @@ export class Metrics {
   readonly commits = { count: 0, records: 0, totalMs: 0, maxRecords: 0 };
   private readonly latency = new Map<string, LatencyWindow>();
   private readonly statuses = new Map<string, Map<number, number>>();
+  readonly prometheus: PrometheusMetrics;
+
+  /** `processMetrics` adds Node.js process series (CPU, memory, event-loop lag): for the server, not tests. */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    this.prometheus = createPrometheusMetrics(
+      { ingestOutcomes: () => ({ ...this.ingest }), rateLimitHits: () => ({ ...this.rateLimitHitsBy }) },
+      { version: VERSION, processMetrics: options.processMetrics ?? false },
+    );
+  }
+
+  /** All rate-limit refusals, as the original's `rate_limit_hits`. */
+  get rateLimitHits(): number {
+    return this.rateLimitHitsBy.admin + this.rateLimitHitsBy.ingest + this.rateLimitHitsBy.auth;
+  }
+
+  countRateLimitHit(limiter: RateLimiterName): void {
+    this.rateLimitHitsBy[limiter] += 1;
+  }
 
   countIngest(outcome: IngestOutcome, n = 1): void {
     this.ingest[outcome] += n;
@@ -72,10 +98,26 @@ export class Metrics {
     this.commits.records += records;
     this.commits.totalMs += durationMs;
     this.commits.maxRecords = Math.max(this.commits.maxRecords, records);
+    this.prometheus.observeCommit(records, durationMs);
+  }
+
+  /** A read answered by the read worker (`operation` is its protocol op: a bounded set). */
+  recordRead(operation: string, durationMs: number): void {
+    this.prometheus.observeRead(operation, durationMs);
+  }
+
+  recordIngestBatch(records: number): void {
+    this.prometheus.observeIngestBatch(records);
+  }
+
+  /** A usage row that was stored (not a duplicate): spend and LLM tokens by model and tracking token. */
+  recordUsage(usage: Parameters<PrometheusMetrics['observeUsage']>[0]): void {
+    this.prometheus.observeUsage(usage);
   }
 
   /** `route` is the route pattern (bounded set), never the raw URL. */
-  recordRequest(route: string, statusCode: number, durationMs: number): void {
+  recordRequest(route: string, statusCode: number, durationMs: number, method = 'GET'): void {
+    this.prometheus.observeRequest(route, method, statusCode, durationMs);
     let window = this.latency.get(route);
     if (!window) {
       window = new LatencyWindow();

@@ -86,7 +86,7 @@ export interface PriceBook {
   modelPricing(): Promise<ModelPricing[]>;
 }
 
-function layers(file: PriceFile | null, stored: StoredOverrides | null): OverrideLayer[] {
+export function layers(file: PriceFile | null, stored: StoredOverrides | null): OverrideLayer[] {
   const result: OverrideLayer[] = [];
   if (stored) result.push({ name: 'override-db', version: `v${stored.version}`, document: stored.document });
   if (file) result.push({ name: 'override-file', version: file.version, document: file.document });

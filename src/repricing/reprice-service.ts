@@ -230,6 +230,8 @@ export function createRepriceService(deps: {
           while (true) {
             const rows = await store.scanUsageForReprice(scope, after, chunkRows);
             if (rows.length === 0) break;
+            // Reading, pricing and writing a chunk each hold the event loop: let ingest in between.
+            await nextTurn();
             const changes: RepricedCost[] = [];
             for (const row of rows) {
               const before: StoredPricing = {

@@ -74,6 +74,11 @@ export interface NewUsage extends TokenCounts {
   meta: string | null;
   /** JSON text of the provider's raw usage object, when the client sent one. */
   rawUsage: string | null;
+  /**
+   * The row's id in a database of the original (Flask) Cost Guardian, set by `import-original`
+   * only. Unique: an implementation must refuse a second row with the same original id.
+   */
+  originalId?: number | null;
 }
 
 export interface UsageRow extends NewUsage {

@@ -9,8 +9,11 @@ import type { BucketStore } from '../../ratelimit/bucket-store.js';
 import type { Store } from '../../storage/store.js';
 import { csrfTokenMatches, hashSessionId, isSafeMethod, SESSION_COOKIE } from './session-cookie.js';
 
-/** Which credential a route needs. Set per route in `config.auth`. */
-export type RouteAuth = 'public' | 'admin' | 'ingest';
+/**
+ * Which credential a route needs. Set per route in `config.auth`. `metrics` routes take the admin
+ * key, or the METRICS_TOKEN as a bearer token when one is configured.
+ */
+export type RouteAuth = 'public' | 'admin' | 'ingest' | 'metrics';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -54,6 +57,7 @@ export function createAuthenticator(deps: AuthDeps) {
   const { config, buckets, clock, metrics, sessions } = deps;
   const adminSecret = config.apiKey === undefined ? undefined : digest(config.apiKey);
   const ingestSecret = config.ingestKey === undefined ? undefined : digest(config.ingestKey);
+  const metricsSecret = config.metricsToken === undefined ? undefined : digest(config.metricsToken);
   const failureLimits = {
     capacity: config.authFailuresPerMinute,
     refillPerMinute: config.authFailuresPerMinute,
@@ -63,7 +67,7 @@ export function createAuthenticator(deps: AuthDeps) {
   async function refuseWhenExhausted(request: FastifyRequest): Promise<void> {
     const budget = await buckets.peek(`authfail:${request.ip}`, failureLimits, clock.now());
     if (!budget.allowed) {
-      metrics.rateLimitHits += 1;
+      metrics.countRateLimitHit('auth');
       throw new AppError('rate_limited', 'Too many failed authentication attempts', {
         'retry-after': String(Math.max(1, Math.ceil(budget.retryAfterMs / 1000))),
       });
@@ -82,6 +86,7 @@ export function createAuthenticator(deps: AuthDeps) {
     if (secret === undefined) return;
     await refuseWhenExhausted(request);
     if (secretMatches(header(request, headerName), secret)) return;
+    if (headerName === 'x-api-key' && acceptsMetricsToken(request)) return;
     await countFailure(request);
     const label = headerName === 'x-api-key' ? 'X-API-Key' : 'X-Ingest-Key';
     throw new AppError('unauthorized', `Invalid or missing ${label}`);
@@ -98,6 +103,12 @@ export function createAuthenticator(deps: AuthDeps) {
     if (!csrfTokenMatches(header(request, 'x-csrf-token'), sessionId)) {
       throw new AppError('forbidden', 'Missing or invalid X-CSRF-Token (required with the session cookie)');
     }
+  }
+
+  function acceptsMetricsToken(request: FastifyRequest): boolean {
+    if (metricsSecret === undefined || request.routeOptions.config.auth !== 'metrics') return false;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header(request, 'authorization') ?? '');
+    return secretMatches(match?.[1], metricsSecret);
   }
 
   return {

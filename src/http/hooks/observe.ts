@@ -2,6 +2,55 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../../metrics/metrics.js';
 
+/** Header and field paths pino replaces with "[redacted]" wherever they appear in a log object. */
+export const LOG_REDACT_PATHS = [
+  'req.headers["x-api-key"]',
+  'req.headers["x-ingest-key"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers["x-api-key"]',
+  'headers["x-ingest-key"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.apiKey',
+  '*.ingestKey',
+  '*.metricsToken',
+];
+
+/**
+ * Fastify's logger options: JSON lines at LOG_LEVEL, with secrets kept out twice over. Known secret
+ * fields are redacted by path, and the configured key values themselves are scrubbed from every
+ * line before it is written, wherever they turn up (a key pasted into a query string or a body).
+ */
+export function loggerOptions(config: {
+  logLevel: string;
+  apiKey?: string | undefined;
+  ingestKey?: string | undefined;
+  metricsToken?: string | undefined;
+}) {
+  const secrets = [config.apiKey, config.ingestKey, config.metricsToken]
+    .filter((secret): secret is string => secret !== undefined && secret !== '')
+    .sort((a, b) => b.length - a.length);
+  return {
+    level: config.logLevel,
+    redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+    hooks: {
+      streamWrite(line: string): string {
+        let scrubbed = line;
+        for (const secret of secrets) {
+          if (scrubbed.includes(secret)) scrubbed = scrubbed.replaceAll(secret, '[redacted]');
+          // JSON escapes some characters, so a secret can reach the line in its escaped form.
+          const escaped = JSON.stringify(secret).slice(1, -1);
+          if (escaped !== secret && scrubbed.includes(escaped))
+            scrubbed = scrubbed.replaceAll(escaped, '[redacted]');
+        }
+        return scrubbed;
+      },
+    },
+  };
+}
+
 /** Request ids: a random per-process prefix and a counter; unique, cheap, safe to log. */
 export function createRequestIdGenerator(): () => string {
   const prefix = randomBytes(4).toString('hex');
@@ -33,7 +82,7 @@ export function registerObservability(
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const durationMs = reply.elapsedTime;
-    deps.metrics.recordRequest(route, reply.statusCode, durationMs);
+    deps.metrics.recordRequest(route, reply.statusCode, durationMs, request.method);
     if (reply.statusCode >= 400 || (deps.sampleRate > 0 && Math.random() < deps.sampleRate)) {
       request.log.info(
         {

@@ -41,7 +41,7 @@ export function createAdminRateLimiter(deps: {
     const decision = await buckets.take(`admin:${request.ip}`, limits, clock.now());
     setRateLimitHeaders(reply, decision);
     if (!decision.allowed) {
-      metrics.rateLimitHits += 1;
+      metrics.countRateLimitHit('admin');
       throw rateLimitedError(decision);
     }
   };

@@ -20,16 +20,19 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
       return { version: Number(match[1]), name: match[2] ?? '', sql: readFileSync(`${dir}/${file}`, 'utf8') };
     })
     .sort((a, b) => a.version - b.version);
-  // Numbers are reserved per feature branch (e.g. 004 for sessions while 002/003 are in flight),
-  // so a build may have gaps; what must never happen is two files with one number.
+  // Numbers are unique and ascending. Gaps are allowed: parallel branches reserve their numbers,
+  // and a branch may land before the lower numbers it skipped (each migration stands alone).
   migrations.forEach((migration, index) => {
     const previous = migrations[index - 1];
-    if (migration.version < 1 || (previous && previous.version === migration.version)) {
-      throw new Error(`migration numbers must be unique and positive; found ${migration.version} again`);
+    if (previous && previous.version === migration.version) {
+      throw new Error(`two migrations are numbered ${String(migration.version).padStart(3, '0')}`);
     }
   });
   return migrations;
 }
+
+export const ORIGINAL_DATABASE_MESSAGE =
+  'this database was written by the original (Python) Cost Guardian; start with a new DB_PATH and import it with `cost-guardian import-original <path>`';
 
 /**
  * Applies every migration not yet recorded in schema_migrations, each in its own transaction.
@@ -43,9 +46,7 @@ export function migrate(db: Database.Database, migrations: Migration[] = loadMig
     ),
   );
   if (tables.has('usage_log') && !tables.has('schema_migrations')) {
-    throw new Error(
-      'this database was written by the original (Python) Cost Guardian; start with a new DB_PATH and import it with `cost-guardian import-original <path>`',
-    );
+    throw new Error(ORIGINAL_DATABASE_MESSAGE);
   }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,

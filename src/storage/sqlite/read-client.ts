@@ -30,7 +30,10 @@ export class ReadClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private closed = false;
 
-  constructor(private readonly dbPath: string) {}
+  constructor(
+    private readonly dbPath: string,
+    private readonly onRead?: (operation: string, durationMs: number) => void,
+  ) {}
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
@@ -41,6 +44,7 @@ export class ReadClient {
       const waiter = this.pending.get(response.id);
       if (!waiter) return;
       this.pending.delete(response.id);
+      if (this.pending.size === 0) worker.unref();
       if (response.ok) waiter.resolve(response.result);
       else waiter.reject(new Error(`read worker: ${response.error}`));
     });
@@ -60,10 +64,17 @@ export class ReadClient {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    // An idle worker must not keep the process alive, but a pending read must: otherwise a
+    // process with nothing else to do (a CLI command) exits before the answer arrives.
+    if (this.pending.size === 0) worker.ref();
+    const started = performance.now();
+    const answer = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...request, id });
     });
+    if (!this.onRead) return answer;
+    const onRead = this.onRead;
+    return answer.finally(() => onRead(request.op, performance.now() - started));
   }
 
   ping(): Promise<unknown> {
@@ -117,6 +128,7 @@ export class ReadClient {
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return;
+    worker.ref();
     await new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
       worker.postMessage({ op: 'close' });

@@ -27,6 +27,8 @@ export interface SqliteStoreOptions {
   onCommit?: (records: number, durationMs: number) => void;
   /** Most records per group-commit transaction. */
   maxBatchRecords?: number;
+  /** Called when the read worker answers, with the operation and the time since it was asked; for metrics. */
+  onRead?: (operation: string, durationMs: number) => void;
 }
 
 export interface SqliteStore extends Store {
@@ -40,12 +42,14 @@ const INSERT_USAGE = `
     ts, received_at, source, ingest_token_id, event_id, provider, model,
     prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens, cache_write_extended_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
-    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage
+    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
+    original_id
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
     @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens, @cacheWriteExtendedTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
-    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage
+    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
+    @originalId
   )
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
   RETURNING id`;
@@ -73,7 +77,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     touched = new Map();
     for (const [id, seenAt] of pending) touchToken.run({ id, seenAt });
   });
-  const reads = new ReadClient(dbPath);
+  const reads = new ReadClient(dbPath, options.onRead);
   const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
   const insertUsage = db.prepare(INSERT_USAGE);
@@ -175,9 +179,11 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         .enqueue(() => {
           const outcomes: InsertOutcome[] = [];
           for (const record of records) {
-            const inserted = insertUsage.get({ ...record, batch: record.batch ? 1 : 0 }) as
-              | { id: number }
-              | undefined;
+            const inserted = insertUsage.get({
+              ...record,
+              batch: record.batch ? 1 : 0,
+              originalId: record.originalId ?? null,
+            }) as { id: number } | undefined;
             if (inserted) {
               outcomes.push({ status: 'created', id: inserted.id });
             } else {

@@ -1,0 +1,38 @@
+# Cost Guardian container image. Build: docker compose build (or docker build -t cost-guardian .)
+# Two stages: the build stage has the compilers and devDependencies; the runtime stage has only
+# dist/, production node_modules, tini, and a non-root user.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 downloads a prebuilt binary; the compilers are the fallback when none matches.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    ENV=production \
+    HOST=0.0.0.0 \
+    SERVER_PORT=5001 \
+    DATA_DIR=/app/data
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+VOLUME ["/app/data"]
+EXPOSE 5001
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SERVER_PORT||5001)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# tini is PID 1: it forwards SIGTERM to node (which drains and closes the database) and reaps zombies.
+# Any CLI command runs the same way: docker compose run --rm api tokens list
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli.js"]
+CMD ["serve"]

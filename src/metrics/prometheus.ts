@@ -1,0 +1,250 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every Prometheus metric the service exports, defined here and nowhere else. Names have the `cg_`
+ * prefix; counters end in `_total`; units are in the name (seconds, usd). Label values come from
+ * bounded sets only: route patterns (never raw URLs), status codes, fixed reasons, and for models and
+ * tracking tokens the first MAX_* distinct values seen since start (later ones are counted as
+ * "other"), so a client cannot grow the series count without bound.
+ */
+export const METRIC = {
+  httpRequests: 'cg_http_requests_total',
+  httpRequestDuration: 'cg_http_request_duration_seconds',
+  ingestRecords: 'cg_ingest_records_total',
+  ingestBatchRecords: 'cg_ingest_batch_records',
+  rateLimitHits: 'cg_rate_limit_hits_total',
+  writeQueueDepth: 'cg_write_queue_depth',
+  dbCommitRecords: 'cg_db_commit_records',
+  dbCommitDuration: 'cg_db_commit_duration_seconds',
+  dbReadDuration: 'cg_db_read_duration_seconds',
+  spend: 'cg_spend_usd_total',
+  trackingTokenSpend: 'cg_tracking_token_spend_usd_total',
+  llmTokens: 'cg_llm_tokens_total',
+  unpricedRecords: 'cg_unpriced_records_total',
+  usageRows: 'cg_usage_rows',
+  activeTrackingTokens: 'cg_active_tracking_tokens',
+  lastUsage: 'cg_last_usage_timestamp_seconds',
+  buildInfo: 'cg_build_info',
+} as const;
+
+/** Prefix of the Node.js process metrics (cg_process_cpu_seconds_total, cg_nodejs_heap_size_used_bytes, ...). */
+export const PROCESS_METRICS_PREFIX = 'cg_';
+
+export const MAX_MODEL_LABELS = 50;
+export const MAX_TRACKING_TOKEN_LABELS = 100;
+export const OTHER_LABEL = 'other';
+
+const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DB_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+const RECORD_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+/** Keeps at most `max` distinct label values; any further value maps to "other". */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  of(value: string): string {
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= this.max) return OTHER_LABEL;
+    this.seen.add(value);
+    return value;
+  }
+}
+
+/** Values read at scrape time from the Metrics object (the same numbers GET /metrics shows). */
+export interface CounterSources {
+  ingestOutcomes(): Record<string, number>;
+  rateLimitHits(): Record<string, number>;
+}
+
+/** Values read from the store at scrape time. */
+export interface ScrapeSnapshot {
+  usageRows: number;
+  activeTrackingTokens: number;
+  lastUsageAt: number | null;
+  queuedWrites?: number;
+}
+
+export function createPrometheusMetrics(
+  sources: CounterSources,
+  options: { version: string; processMetrics: boolean },
+) {
+  const registry = new Registry();
+  const registers = [registry];
+
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
+
+  new Gauge({
+    name: METRIC.buildInfo,
+    help: 'Always 1; the version label says which build is running.',
+    labelNames: ['version'],
+    registers,
+  }).set({ version: options.version }, 1);
+
+  const httpRequests = new Counter({
+    name: METRIC.httpRequests,
+    help: 'HTTP requests answered, by route pattern, method and status code.',
+    labelNames: ['route', 'method', 'status'],
+    registers,
+  });
+  const httpRequestDuration = new Histogram({
+    name: METRIC.httpRequestDuration,
+    help: 'Time from receiving a request to sending the response, by route pattern and method.',
+    labelNames: ['route', 'method'],
+    buckets: LATENCY_BUCKETS_S,
+    registers,
+  });
+
+  new Counter({
+    name: METRIC.ingestRecords,
+    help: 'Ingest outcomes per record: success, duplicate, or the reason it was refused.',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, count] of Object.entries(sources.ingestOutcomes())) this.inc({ outcome }, count);
+    },
+  });
+  new Counter({
+    name: METRIC.rateLimitHits,
+    help: 'Requests or records refused by a rate limit, by limiter (admin per IP, ingest per token, auth failures per IP).',
+    labelNames: ['limiter'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [limiter, count] of Object.entries(sources.rateLimitHits())) this.inc({ limiter }, count);
+    },
+  });
+
+  const ingestBatchRecords = new Histogram({
+    name: METRIC.ingestBatchRecords,
+    help: 'Records per POST /ingest/batch request.',
+    buckets: RECORD_BUCKETS,
+    registers,
+  });
+  const writeQueueDepth = new Gauge({
+    name: METRIC.writeQueueDepth,
+    help: 'Writes waiting for the next group commit at scrape time.',
+    registers,
+  });
+  const dbCommitRecords = new Histogram({
+    name: METRIC.dbCommitRecords,
+    help: 'Records written per group-commit transaction.',
+    buckets: RECORD_BUCKETS,
+    registers,
+  });
+  const dbCommitDuration = new Histogram({
+    name: METRIC.dbCommitDuration,
+    help: 'Duration of a group-commit transaction, including its fsync.',
+    buckets: DB_BUCKETS_S,
+    registers,
+  });
+  const dbReadDuration = new Histogram({
+    name: METRIC.dbReadDuration,
+    help: 'Duration of a read on the read worker, by operation, including the thread hop.',
+    labelNames: ['operation'],
+    buckets: DB_BUCKETS_S,
+    registers,
+  });
+
+  const spend = new Counter({
+    name: METRIC.spend,
+    help: `Cost of the priced usage ingested since start, in USD, by model (the first ${MAX_MODEL_LABELS} models; later ones as "other").`,
+    labelNames: ['model'],
+    registers,
+  });
+  const trackingTokenSpend = new Counter({
+    name: METRIC.trackingTokenSpend,
+    help: `Cost of the priced usage ingested since start, in USD, by tracking token id (the first ${MAX_TRACKING_TOKEN_LABELS}; later ones as "other"; "none" for token-less rows).`,
+    labelNames: ['token_id'],
+    registers,
+  });
+  const llmTokens = new Counter({
+    name: METRIC.llmTokens,
+    help: 'LLM tokens in the usage ingested since start, by model and kind (prompt includes cached).',
+    labelNames: ['model', 'kind'],
+    registers,
+  });
+  const unpricedRecords = new Counter({
+    name: METRIC.unpricedRecords,
+    help: 'Usage records stored without a price (unknown model or tier), by model.',
+    labelNames: ['model'],
+    registers,
+  });
+
+  const usageRows = new Gauge({ name: METRIC.usageRows, help: 'Usage rows in the database.', registers });
+  const activeTrackingTokens = new Gauge({
+    name: METRIC.activeTrackingTokens,
+    help: 'Tracking tokens that are live and active.',
+    registers,
+  });
+  const lastUsage = new Gauge({
+    name: METRIC.lastUsage,
+    help: 'Time of the newest usage row (Unix seconds); absent when there is none.',
+    registers,
+  });
+
+  const models = new BoundedLabel(MAX_MODEL_LABELS);
+  const tokens = new BoundedLabel(MAX_TRACKING_TOKEN_LABELS);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+
+    observeRequest(route: string, method: string, statusCode: number, durationMs: number): void {
+      httpRequests.inc({ route, method, status: String(statusCode) });
+      httpRequestDuration.observe({ route, method }, durationMs / 1000);
+    },
+
+    observeCommit(records: number, durationMs: number): void {
+      dbCommitRecords.observe(records);
+      dbCommitDuration.observe(durationMs / 1000);
+    },
+
+    observeRead(operation: string, durationMs: number): void {
+      dbReadDuration.observe({ operation }, durationMs / 1000);
+    },
+
+    observeIngestBatch(records: number): void {
+      ingestBatchRecords.observe(records);
+    },
+
+    observeUsage(usage: {
+      model: string;
+      ingestTokenId: number | null;
+      costNanoUsd: number | null;
+      promptTokens: number;
+      completionTokens: number;
+      cachedTokens: number;
+      reasoningTokens: number;
+    }): void {
+      const model = models.of(usage.model);
+      if (usage.costNanoUsd === null) unpricedRecords.inc({ model });
+      else {
+        const usd = usage.costNanoUsd / 1e9;
+        spend.inc({ model }, usd);
+        trackingTokenSpend.inc(
+          { token_id: usage.ingestTokenId === null ? 'none' : tokens.of(String(usage.ingestTokenId)) },
+          usd,
+        );
+      }
+      llmTokens.inc({ model, kind: 'prompt' }, usage.promptTokens);
+      llmTokens.inc({ model, kind: 'completion' }, usage.completionTokens);
+      llmTokens.inc({ model, kind: 'cached' }, usage.cachedTokens);
+      llmTokens.inc({ model, kind: 'reasoning' }, usage.reasoningTokens);
+    },
+
+    /** The text exposition, with the store's numbers as of now. */
+    async render(snapshot: ScrapeSnapshot): Promise<string> {
+      usageRows.set(snapshot.usageRows);
+      activeTrackingTokens.set(snapshot.activeTrackingTokens);
+      if (snapshot.lastUsageAt === null) lastUsage.reset();
+      else lastUsage.set(snapshot.lastUsageAt / 1000);
+      if (snapshot.queuedWrites === undefined) writeQueueDepth.reset();
+      else writeQueueDepth.set(snapshot.queuedWrites);
+      return registry.metrics();
+    },
+  };
+}
+
+export type PrometheusMetrics = ReturnType<typeof createPrometheusMetrics>;
