@@ -175,13 +175,13 @@ describe('GET /data?format=csv', () => {
       );
       const lines = response.body.split('\r\n');
       expect(lines[0]).toBe(
-        '\uFEFFid,timestamp,model,promptTokens,completionTokens,totalTokens,estimatedCostUSD,provider,ingestTokenId,tokenLabel,eventId,source,cachedTokens,cacheWriteTokens,reasoningTokens,inputAudioTokens,outputAudioTokens,serviceTier,batch,pricingStatus,clientCostUSD',
+        '\uFEFFid,timestamp,model,promptTokens,completionTokens,totalTokens,estimatedCostUSD,provider,ingestTokenId,tokenLabel,eventId,source,cachedTokens,cacheWriteTokens,reasoningTokens,inputAudioTokens,outputAudioTokens,serviceTier,batch,pricingStatus,clientCostUSD,user,tags',
       );
       expect(lines[1]).toBe(
-        `1,2026-11-28T12:00:00Z,'=cmd|calc,0,0,0,,openai,1,"'=HYPERLINK(""x"")","'@evt,""q""",ingest,0,0,0,0,0,,false,unpriced,`,
+        `1,2026-11-28T12:00:00Z,'=cmd|calc,0,0,0,,openai,1,"'=HYPERLINK(""x"")","'@evt,""q""",ingest,0,0,0,0,0,,false,unpriced,,,`,
       );
       expect(lines[2]).toBe(
-        `2,2026-11-01T00:00:00Z,gpt-4o-mini,1000,500,1500,0.00045,openai,1,"'=HYPERLINK(""x"")",,ingest,0,0,0,0,0,,false,priced,`,
+        `2,2026-11-01T00:00:00Z,gpt-4o-mini,1000,500,1500,0.00045,openai,1,"'=HYPERLINK(""x"")",,ingest,0,0,0,0,0,,false,priced,,,`,
       );
       expect(lines[3]).toBe('');
     } finally {

@@ -129,6 +129,8 @@ for (const backend of BACKENDS) {
         serviceTier: 'flex',
         meta: '{"a":1}',
         rawUsage: '{"prompt_tokens":1}',
+        user: 'customer-7',
+        tags: { 'feature.name': 'chat', team: 'search' },
       });
       const [outcome] = await store.insertUsage([written]);
       const [row] = (await store.listUsage({}, { limit: 1 })).rows;

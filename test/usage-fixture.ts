@@ -29,6 +29,8 @@ export function usage(overrides: Partial<NewUsage> = {}): NewUsage {
     clientCostNanoUsd: null,
     meta: null,
     rawUsage: null,
+    user: null,
+    tags: null,
     ...overrides,
   };
 }

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { MS_PER_DAY, parseIsoTime } from '../lib/time.js';
 import { toApiRow } from '../lib/usage-export.js';
 import type { UsageFilter } from '../storage/store.js';
+import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
@@ -83,6 +84,10 @@ export const UsageRowBody = Type.Object({
     description: 'Price layer and version that priced the row, e.g. genai-prices@0.1.8.',
   }),
   clientCostUSD: Type.Union([Type.Number(), Type.Null()]),
+  user: Type.Union([Type.String(), Type.Null()], { description: 'End-user id sent with the record.' }),
+  tags: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+    description: 'Tags sent with the record.',
+  }),
 });
 
 export function exportFilename(nowMs: number, extension: string): string {
@@ -105,6 +110,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           tags: ['usage'],
           querystring: Type.Object({
             ...UsageFilterQuery,
+            ...AttributionFilterQuery,
             limit: Type.Integer({
               minimum: 1,
               maximum: MAX_PAGE_ROWS,
@@ -130,7 +136,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const filter = parseUsageFilter(request.query);
+        const filter = withAttributionFilter(parseUsageFilter(request.query), request.query);
         const { format } = request.query;
         if (format === 'csv' || format === 'jsonl') {
           const stream = Readable.from(deps.store.exportUsage(filter, format), { objectMode: false });

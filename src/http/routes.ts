@@ -11,6 +11,7 @@ import { openApiRoutes, registerOpenApi } from './openapi.js';
 import { priceRoutes } from './prices.js';
 import { prometheusRoutes } from './prometheus.js';
 import { tokenRoutes } from './tokens.js';
+import { usageRoutes } from './usage.js';
 
 /**
  * The one route table. In URL order:
@@ -26,6 +27,7 @@ import { tokenRoutes } from './tokens.js';
  *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
  *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
  *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
+ *   GET  /usage/summary, /usage/timeseries, /usage/top                                    admin   usage.ts
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
@@ -41,4 +43,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(priceRoutes(deps));
   await app.register(prometheusRoutes(deps));
   await app.register(openApiRoutes(deps));
+  await app.register(usageRoutes(deps));
 }

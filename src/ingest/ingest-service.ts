@@ -143,6 +143,8 @@ export function createIngestService(deps: IngestDeps): IngestService {
         clientCostNanoUsd: record.clientCostNanoUsd,
         meta: record.meta,
         rawUsage: record.rawUsage,
+        user: record.user,
+        tags: record.tags,
       },
     };
   }

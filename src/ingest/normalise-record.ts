@@ -2,7 +2,7 @@ import { usdToNano } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import type { TokenCounts } from '../storage/store.js';
 import { countsFromRawUsage, USAGE_APIS, type UsageApi } from './raw-usage.js';
-import type { IngestRecordBody } from './record-schema.js';
+import { type IngestRecordBody, TAG_KEY } from './record-schema.js';
 
 /** A record after validation: one name per field, canonical types, times in UTC ms. */
 export interface NormalisedRecord {
@@ -18,6 +18,8 @@ export interface NormalisedRecord {
   clientCostNanoUsd: number | null;
   meta: string | null;
   rawUsage: string | null;
+  user: string | null;
+  tags: Record<string, string> | null;
 }
 
 export type NormaliseResult = { ok: true; record: NormalisedRecord } | { ok: false; reason: string };
@@ -186,6 +188,17 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
       return fail(`meta must be at most ${MAX_META_BYTES} bytes of JSON`);
   }
 
+  let tags: Record<string, string> | null = null;
+  if (body.tags !== undefined) {
+    for (const key of Object.keys(body.tags)) {
+      if (!TAG_KEY.test(key))
+        return fail(`tags key "${key.slice(0, 80)}" must be 1-64 characters of A-Z a-z 0-9 _ . -`);
+      // Assigning it to a plain object would set the prototype instead of a tag.
+      if (key === '__proto__') return fail('tags key "__proto__" is reserved');
+    }
+    if (Object.keys(body.tags).length > 0) tags = { ...body.tags };
+  }
+
   return {
     ok: true,
     record: {
@@ -201,6 +214,8 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
       clientCostNanoUsd: cost.value === undefined ? null : usdToNano(cost.value),
       meta,
       rawUsage: body.usage === undefined ? null : JSON.stringify(body.usage),
+      user: body.user?.trim() || null,
+      tags,
     },
   };
 }

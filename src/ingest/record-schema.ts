@@ -7,6 +7,10 @@ import { type Static, Type } from 'typebox';
  */
 
 const MAX_TOKENS = 10_000_000_000;
+export const MAX_TAGS = 10;
+export const MAX_TAG_VALUE_LENGTH = 200;
+export const MAX_USER_LENGTH = 256;
+export const TAG_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 const tokenCount = (description: string) =>
   Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_TOKENS, description }));
 
@@ -96,6 +100,18 @@ export const IngestRecordSchema = Type.Object(
     costUsd: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
     meta: Type.Optional(
       Type.Object({}, { additionalProperties: true, description: 'Free-form metadata, stored as JSON.' }),
+    ),
+    user: Type.Optional(
+      Type.String({
+        maxLength: MAX_USER_LENGTH,
+        description: 'Your end-user id, for attribution (filter and group by it in /usage/*).',
+      }),
+    ),
+    tags: Type.Optional(
+      Type.Record(Type.String(), Type.String({ minLength: 1, maxLength: MAX_TAG_VALUE_LENGTH }), {
+        maxProperties: MAX_TAGS,
+        description: `Up to ${MAX_TAGS} tags for attribution, e.g. {"team":"search","feature":"chat"}. Keys: 1-64 of A-Z a-z 0-9 _ . - ; values: strings of 1-${MAX_TAG_VALUE_LENGTH} characters.`,
+      }),
     ),
   },
   { additionalProperties: true },

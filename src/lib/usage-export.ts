@@ -36,6 +36,8 @@ export function toApiRow(row: UsageRow) {
     pricingStatus: row.pricingStatus,
     pricingSource: row.pricingSource,
     clientCostUSD: row.clientCostNanoUsd === null ? null : nanoToUsd(row.clientCostNanoUsd),
+    user: row.user,
+    tags: row.tags,
   };
 }
 
@@ -62,6 +64,8 @@ export const CSV_HEADER = [
   'batch',
   'pricingStatus',
   'clientCostUSD',
+  'user',
+  'tags',
 ];
 
 export function toCsvLine(row: UsageRow): string {
@@ -87,6 +91,8 @@ export function toCsvLine(row: UsageRow): string {
     row.batch ? 'true' : 'false',
     csvText(row.pricingStatus),
     row.clientCostNanoUsd === null ? '' : formatNanoUsd(row.clientCostNanoUsd),
+    csvText(row.user),
+    csvText(row.tags === null ? null : JSON.stringify(row.tags)),
   ]);
 }
 

@@ -14,6 +14,7 @@
  */
 
 import type { ExportFormat } from '../lib/usage-export.js';
+import type { UsageAggregateQuery, UsageAggregateResult } from './usage-aggregate.js';
 
 export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
 export type UsageSource = 'ingest' | 'legacy' | 'import';
@@ -74,6 +75,10 @@ export interface NewUsage extends TokenCounts {
   meta: string | null;
   /** JSON text of the provider's raw usage object, when the client sent one. */
   rawUsage: string | null;
+  /** The client's end-user id, for attribution (absent = none). */
+  user?: string | null;
+  /** Small string map for attribution, e.g. {"team":"search"} (absent = none). */
+  tags?: Readonly<Record<string, string>> | null;
   /**
    * The row's id in a database of the original (Flask) Cost Guardian, set by `import-original`
    * only. Unique: an implementation must refuse a second row with the same original id.
@@ -83,6 +88,8 @@ export interface NewUsage extends TokenCounts {
 
 export interface UsageRow extends NewUsage {
   id: number;
+  user: string | null;
+  tags: Readonly<Record<string, string>> | null;
   /** Label of the attributed token, also after the token was deleted. */
   tokenLabel: string | null;
 }
@@ -96,6 +103,16 @@ export interface UsageFilter {
   endMs?: number;
   model?: string;
   ingestTokenId?: number;
+  provider?: string;
+  /** Rows of this end user. */
+  user?: string;
+  /** Rows that carry every one of these tags. */
+  tags?: readonly TagFilter[];
+}
+
+export interface TagFilter {
+  key: string;
+  value: string;
 }
 
 /** Position after the last row of a page, in the page order (ts DESC, id DESC). */
@@ -299,4 +316,7 @@ export interface Store {
   listRepriceRuns(limit: number): Promise<RepriceRun[]>;
   /** The run's changes, ascending by usage id, after `afterUsageId`. */
   listRepriceChanges(runId: number, afterUsageId: number, limit: number): Promise<RepricedCost[]>;
+
+  /** Usage totals per interval and group (analytics); see usage-aggregate.ts. */
+  aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult>;
 }

@@ -9,6 +9,8 @@ import type {
   RepriceScope,
   Store,
 } from '../store.js';
+import { RollupDelta, type RollupWriter } from './rollup-writer.js';
+import { tagsFromJson } from './usage-columns.js';
 import type { WriteQueue } from './write-queue.js';
 
 /**
@@ -62,6 +64,15 @@ function toRun(raw: RawRun): RepriceRun {
   };
 }
 
+interface RollupKeyRow {
+  ts: number;
+  ingestTokenId: number | null;
+  provider: string;
+  model: string;
+  user: string | null;
+  tags: string | null;
+}
+
 interface RawChange {
   usageId: number;
   oldCost: number | null;
@@ -74,7 +85,12 @@ interface RawChange {
   newRates: string | null;
 }
 
-export function createPricingMethods(db: Database.Database, writes: WriteQueue): PricingMethods {
+/** `rollups` receives every applied cost change, in the transaction that applies it. */
+export function createPricingMethods(
+  db: Database.Database,
+  writes: WriteQueue,
+  rollups: RollupWriter,
+): PricingMethods {
   const latestOverrides = db.prepare(
     `SELECT ${OVERRIDE_COLUMNS} FROM price_override_versions ORDER BY version DESC LIMIT 1`,
   );
@@ -93,6 +109,10 @@ export function createPricingMethods(db: Database.Database, writes: WriteQueue):
             pricing_rates = @newRates
       WHERE id = @usageId AND cost_nanousd IS @oldCost AND pricing_status = @oldStatus
         AND pricing_source IS @oldSource`,
+  );
+  const findRollupKey = db.prepare(
+    `SELECT ts, ingest_token_id AS ingestTokenId, provider, model, end_user AS user, tags
+       FROM usage_log WHERE id = ?`,
   );
   const insertChange = db.prepare(
     `INSERT INTO reprice_changes (run_id, usage_id, old_cost_nanousd, old_status, old_source, old_rates,
@@ -187,6 +207,7 @@ export function createPricingMethods(db: Database.Database, writes: WriteQueue):
           let applied = 0;
           let oldTotal = 0;
           let newTotal = 0;
+          const delta = new RollupDelta();
           for (const change of changes) {
             const params = {
               runId,
@@ -202,12 +223,19 @@ export function createPricingMethods(db: Database.Database, writes: WriteQueue):
             };
             if (updateCost.run(params).changes !== 1) continue;
             insertChange.run(params);
+            const key = findRollupKey.get(change.usageId) as RollupKeyRow;
+            delta.addCostChange(
+              { ...key, tags: tagsFromJson(key.tags) },
+              change.old.costNanoUsd,
+              change.new.costNanoUsd,
+            );
             applied += 1;
             oldTotal += change.old.costNanoUsd ?? 0;
             newTotal += change.new.costNanoUsd ?? 0;
           }
           const skipped = changes.length - applied;
           addToRun.run({ runId, applied, skipped, oldTotal, newTotal });
+          rollups.stage(delta);
           return { applied, skipped };
         },
         Math.max(1, changes.length),

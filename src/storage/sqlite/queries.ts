@@ -9,6 +9,8 @@ import type {
   UsagePage,
   UsageRow,
 } from '../store.js';
+import { analyticsFilterSql } from './aggregate-queries.js';
+import { tagsFromJson } from './usage-columns.js';
 
 /**
  * Read queries shared by the main-thread store and the read worker. All SQL text for reads lives
@@ -25,12 +27,13 @@ const USAGE_COLUMNS = `
   u.output_audio_tokens AS outputAudioTokens, u.service_tier AS serviceTier, u.batch,
   u.completion_window AS completionWindow, u.cost_nanousd AS costNanoUsd,
   u.pricing_status AS pricingStatus, u.pricing_source AS pricingSource, u.pricing_rates AS pricingRates,
-  u.client_cost_nanousd AS clientCostNanoUsd, u.meta, u.raw_usage AS rawUsage, t.label AS tokenLabel`;
+  u.client_cost_nanousd AS clientCostNanoUsd, u.meta, u.raw_usage AS rawUsage, t.label AS tokenLabel,
+  u.end_user AS user, u.tags`;
 
-type RawUsageRow = Omit<UsageRow, 'batch'> & { batch: number };
+type RawUsageRow = Omit<UsageRow, 'batch' | 'tags'> & { batch: number; tags: string | null };
 
 function toUsageRow(raw: RawUsageRow): UsageRow {
-  return { ...raw, batch: raw.batch === 1 };
+  return { ...raw, batch: raw.batch === 1, tags: tagsFromJson(raw.tags) };
 }
 
 interface FilterSql {
@@ -57,6 +60,7 @@ function filterSql(filter: UsageFilter, after?: UsageCursor): FilterSql {
     conditions.push('u.ingest_token_id = @ingestTokenId');
     params.ingestTokenId = filter.ingestTokenId;
   }
+  conditions.push(...analyticsFilterSql(filter, params));
   if (after) {
     conditions.push('(u.ts < @afterTs OR (u.ts = @afterTs AND u.id < @afterId))');
     params.afterTs = after.ts;
@@ -118,7 +122,10 @@ export class ReadQueries {
   }
 
   listModels(): string[] {
-    const rows = this.prepare('SELECT DISTINCT model FROM usage_log ORDER BY model').all() as {
+    // The monthly rollup has every model with usage, in a few thousand rows at most.
+    const rows = this.prepare(
+      `SELECT DISTINCT model FROM usage_rollup_month WHERE dim = '' AND detail = 'full' ORDER BY model`,
+    ).all() as {
       model: string;
     }[];
     return rows.map((row) => row.model);
@@ -139,9 +146,10 @@ export class ReadQueries {
              COALESCE(a.unpricedCount, 0) AS unpricedCount
       FROM ingest_tokens t
       LEFT JOIN (
-        SELECT ingest_token_id, COUNT(*) AS usageCount, SUM(cost_nanousd) AS costNanoUsd,
-               SUM(cost_nanousd IS NULL) AS unpricedCount
-        FROM usage_log WHERE ingest_token_id IS NOT NULL GROUP BY ingest_token_id
+        SELECT ingest_token_id, SUM(requests) AS usageCount, SUM(cost_nanousd) AS costNanoUsd,
+               SUM(unpriced_requests) AS unpricedCount
+        FROM usage_rollup_month WHERE dim = '' AND detail = 'full' AND ingest_token_id != 0
+        GROUP BY ingest_token_id
       ) a ON a.ingest_token_id = t.id
       WHERE t.deleted_at IS NULL
       ORDER BY t.created_at DESC, t.id DESC`).all() as (Omit<TokenSummary, 'active'> & { active: number })[];
@@ -149,9 +157,9 @@ export class ReadQueries {
   }
 
   stats(nowMs: number): StoreStats {
-    const usage = this.prepare(
-      'SELECT COUNT(*) AS usageRows, MAX(ts) AS lastUsageAt FROM usage_log',
-    ).get() as {
+    const usage = this.prepare(`
+      SELECT (SELECT COALESCE(SUM(requests), 0) FROM usage_rollup_month WHERE dim = '' AND detail = 'full') AS usageRows,
+             (SELECT MAX(ts) FROM usage_log) AS lastUsageAt`).get() as {
       usageRows: number;
       lastUsageAt: number | null;
     };

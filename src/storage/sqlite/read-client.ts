@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ExportFormat } from '../../lib/usage-export.js';
 import type { ModelUsage, StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
+import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -99,6 +100,10 @@ export class ReadClient {
 
   stats(nowMs: number): Promise<StoreStats> {
     return this.call({ op: 'stats', nowMs });
+  }
+
+  aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult> {
+    return this.call({ op: 'aggregateUsage', query });
   }
 
   /** Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. */

@@ -1,5 +1,6 @@
 import type { ExportFormat } from '../../lib/usage-export.js';
 import type { UsageCursor, UsageFilter } from '../store.js';
+import type { UsageAggregateQuery } from '../usage-aggregate.js';
 
 /** Messages between the main thread (read-client.ts) and the read worker (read-worker.ts). */
 export type ReadRequest =
@@ -9,6 +10,7 @@ export type ReadRequest =
   | { id: number; op: 'listModelUsage' }
   | { id: number; op: 'listTokens' }
   | { id: number; op: 'stats'; nowMs: number }
+  | { id: number; op: 'aggregateUsage'; query: UsageAggregateQuery }
   | { id: number; op: 'exportOpen'; filter: UsageFilter; format: ExportFormat; chunkRows: number }
   | { id: number; op: 'exportNext'; exportId: number }
   | { id: number; op: 'exportClose'; exportId: number };

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type ExportFormat, encodeRows, exportPreamble } from '../../lib/usage-export.js';
 import type { UsageRow } from '../store.js';
+import { AggregateQueries } from './aggregate-queries.js';
 import { openDatabase } from './open-database.js';
 import { ReadQueries } from './queries.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
@@ -14,6 +15,7 @@ import type { ReadRequest, ReadResponse } from './read-protocol.js';
 const { dbPath } = workerData as { dbPath: string };
 const db = openDatabase(dbPath, { readonly: true });
 const queries = new ReadQueries(db);
+const aggregates = new AggregateQueries(db);
 const exports = new Map<number, Generator<string>>();
 let nextExportId = 1;
 
@@ -36,6 +38,8 @@ function handle(request: ReadRequest): unknown {
       return queries.listTokens();
     case 'stats':
       return queries.stats(request.nowMs);
+    case 'aggregateUsage':
+      return aggregates.aggregate(request.query);
     case 'exportOpen': {
       const exportId = nextExportId++;
       exports.set(exportId, encode(queries.iterateUsage(request.filter, request.chunkRows), request.format));

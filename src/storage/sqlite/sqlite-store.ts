@@ -5,6 +5,7 @@ import type {
   InsertOutcome,
   ModelUsage,
   NewUsage,
+  PricingStatus,
   Store,
   StoreStats,
   TokenRecord,
@@ -14,12 +15,16 @@ import type {
   UsageFilter,
   UsagePage,
 } from '../store.js';
+import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
+import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { createPricingMethods } from './pricing-store.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
+import { RollupDelta, RollupWriter } from './rollup-writer.js';
 import { createSessionMethods } from './sessions.js';
+import { tagsFromJson, tagsToJson } from './usage-columns.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -35,6 +40,12 @@ export interface SqliteStore extends Store {
   readonly db: Database.Database;
   /** Writes waiting for the next group commit. */
   readonly queuedWrites: number;
+  /**
+   * Writes rows known to be new (an import, benchmark data) in one group commit, faster than
+   * insertUsage; rollups are kept exact. Rejects, writing nothing, if any (token, event_id) is
+   * already stored. Resolves to the number of rows written.
+   */
+  loadUsage(records: readonly NewUsage[]): Promise<number>;
 }
 
 const INSERT_USAGE = `
@@ -43,13 +54,13 @@ const INSERT_USAGE = `
     prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens, cache_write_extended_tokens,
     reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
     cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
-    original_id
+    end_user, tags, original_id
   ) VALUES (
     @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
     @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens, @cacheWriteExtendedTokens,
     @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
     @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
-    @originalId
+    @user, @tags, @originalId
   )
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
   RETURNING id`;
@@ -70,12 +81,15 @@ const TOKEN_CACHE_MAX = 10_000;
 export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteStore {
   const db = openDatabase(dbPath);
   migrate(db);
-  // Last-seen times of the tokens written in the current transaction, applied once at its end.
+  const rollups = new RollupWriter(db);
+  // Last-seen times of the tokens written in the current transaction, applied once at its end,
+  // with the rollup rows of every job of the transaction.
   let touched = new Map<number, number>();
   const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit, () => {
     const pending = touched;
     touched = new Map();
     for (const [id, seenAt] of pending) touchToken.run({ id, seenAt });
+    rollups.flush();
   });
   const reads = new ReadClient(dbPath, options.onRead);
   const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
@@ -100,6 +114,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const softDelete = db.prepare(
     'UPDATE ingest_tokens SET deleted_at = ?, active = 0 WHERE id = ? AND deleted_at IS NULL',
   );
+  const bulkLoad = createBulkLoader(db);
   const deleteUsage = db.prepare('DELETE FROM usage_log');
   const ping = db.prepare('SELECT 1 AS ok');
 
@@ -178,14 +193,18 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return writes
         .enqueue(() => {
           const outcomes: InsertOutcome[] = [];
+          const delta = new RollupDelta();
           for (const record of records) {
             const inserted = insertUsage.get({
               ...record,
               batch: record.batch ? 1 : 0,
+              user: record.user ?? null,
+              tags: tagsToJson(record.tags),
               originalId: record.originalId ?? null,
             }) as { id: number } | undefined;
             if (inserted) {
               outcomes.push({ status: 'created', id: inserted.id });
+              delta.addRow(record);
             } else {
               const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
               outcomes.push({ status: 'duplicate', id: existing.id });
@@ -197,6 +216,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
               );
             }
           }
+          rollups.stage(delta);
           return outcomes;
         }, records.length)
         .then((outcomes) => {
@@ -208,9 +228,27 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     resetUsage(): Promise<number> {
       return writes
-        .enqueue(() => deleteUsage.run().changes)
+        .enqueue(() => {
+          const deleted = deleteUsage.run().changes;
+          rollups.clearAll();
+          return deleted;
+        })
         .then((rows) => {
           notify({ kind: 'reset', rows });
+          return rows;
+        });
+    },
+
+    loadUsage(records: readonly NewUsage[]): Promise<number> {
+      return writes
+        .enqueue(() => {
+          const delta = new RollupDelta();
+          bulkLoad(records, delta);
+          rollups.stage(delta);
+          return records.length;
+        }, records.length)
+        .then((rows) => {
+          if (rows > 0) notify({ kind: 'insert', rows });
           return rows;
         });
     },
@@ -231,17 +269,21 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return reads.stats(nowMs);
     },
 
-    ...createSessionMethods(db, writes),
-
-    onUsageChange(listener) {
-      usageListeners.add(listener);
-      return () => usageListeners.delete(listener);
+    aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult> {
+      return reads.aggregateUsage(query);
     },
 
     listModelUsage(): Promise<ModelUsage[]> {
       return reads.listModelUsage();
     },
 
-    ...createPricingMethods(db, writes),
+    ...createPricingMethods(db, writes, rollups),
+
+    ...createSessionMethods(db, writes),
+
+    onUsageChange(listener) {
+      usageListeners.add(listener);
+      return () => usageListeners.delete(listener);
+    },
   };
 }
