@@ -54,4 +54,3 @@ test('usage written before the analytics migration gets the same rollups as a re
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
