@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'vite';
-import { hasAnalytics, launchBrowser, serve, signIn } from '../test/e2e/harness.js';
+import { launchBrowser, serve, signIn } from '../test/e2e/harness.js';
 import { seedDemo } from './dashboard-demo.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -61,7 +61,7 @@ await first.close();
 const views = [
   { view: 'usage', ready: 'table.usage-table tbody tr td' },
   { view: 'tokens', ready: 'table.tokens-table tbody tr' },
-  ...(hasAnalytics(server) ? [{ view: 'overview', ready: '.chart canvas' }] : []),
+  { view: 'overview', ready: '.chart canvas' },
 ];
 const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ADMIN_KEY } from '../helpers.js';
-import { hasAnalytics, launchBrowser, type Served, serve, signIn, usageRecord } from './harness.js';
+import { launchBrowser, type Served, serve, signIn, usageRecord } from './harness.js';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -64,11 +64,9 @@ for (const colorScheme of ['light', 'dark'] as const) {
     expect(await violations(page), 'snippet dialog').toEqual([]);
     await page.keyboard.press('Escape');
 
-    if (hasAnalytics(server)) {
-      await page.getByRole('link', { name: 'Overview' }).click();
-      await page.locator('.chart canvas').first().waitFor();
-      expect(await violations(page), 'overview').toEqual([]);
-    }
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.locator('.chart canvas').first().waitFor();
+    expect(await violations(page), 'overview').toEqual([]);
     await context.close();
   });
 }

@@ -80,8 +80,3 @@ export function usageRecord(
     ...extra,
   };
 }
-
-/** Whether this build has the analytics API (issue 4) that the overview and totals need. */
-export function hasAnalytics(ctx: TestContext): boolean {
-  return ctx.app.hasRoute({ method: 'GET', url: '/usage/summary' });
-}

@@ -2,26 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
 import { INGEST_KEY } from '../helpers.js';
-import {
-  hasAnalytics,
-  launchBrowser,
-  type Served,
-  serve,
-  signIn,
-  usageRecord,
-  watchPage,
-} from './harness.js';
+import { launchBrowser, type Served, serve, signIn, usageRecord, watchPage } from './harness.js';
 
 let browser: Browser;
 let server: Served;
 
-/** The overview and the totals need the analytics API (issue 4); until it is merged they wait. */
-const analytics = await (async () => {
-  const probe = await serve();
-  const available = hasAnalytics(probe);
-  await probe.close();
-  return available;
-})();
 beforeAll(async () => {
   browser = await launchBrowser();
 });
@@ -95,12 +80,31 @@ test('filters and pages live in the URL: paging, back, a model filter and a relo
   const today = await page.getByLabel('To', { exact: true }).inputValue();
   await page.getByLabel('From', { exact: true }).fill(today);
   await expect.poll(() => page.url()).toContain(`start=${today}`);
-  if (analytics) {
-    await expect
-      .poll(() => page.locator('table.usage-table tfoot').textContent())
-      .toMatch(/All \d+ requests/);
-  }
+  await expect.poll(() => page.locator('table.usage-table tfoot').textContent()).toMatch(/All \d+ requests/);
   expect(errors).toEqual([]);
+  await page.close();
+});
+
+test('a tag on a row filters the table by that tag when clicked, and the totals follow the filter', async () => {
+  const token = await server.createToken('tags');
+  const records = [];
+  for (let i = 0; i < 30; i += 1) {
+    records.push(
+      usageRecord(token.token, 'gpt-4o-mini', i, { tags: { env: i % 3 === 0 ? 'staging' : 'prod' } }),
+    );
+  }
+  await ingestBatch(records);
+  const page = await browser.newPage();
+  await signIn(page, server.baseUrl, { path: '?view=usage' });
+  await expect.poll(() => bodyRows(page).count()).toBe(30);
+  await expect.poll(() => page.locator('table.usage-table tfoot').textContent()).toContain('All 30 requests');
+  await page.getByRole('button', { name: 'env: staging' }).first().click();
+  await expect.poll(() => page.url()).toContain(`tag=${encodeURIComponent('env:staging')}`);
+  await expect.poll(() => bodyRows(page).count()).toBe(10);
+  await expect.poll(() => page.locator('table.usage-table tfoot').textContent()).toContain('All 10 requests');
+  expect(await page.getByLabel('Tag').inputValue()).toBe('env:staging');
+  await page.goBack();
+  await expect.poll(() => bodyRows(page).count()).toBe(30);
   await page.close();
 });
 
@@ -171,16 +175,14 @@ test('script in a model name, a token label or tags is shown as text and never r
   expect(await page.locator('#f-model option').allTextContents()).toContain(payloads.model);
   await page.getByRole('link', { name: 'Tokens' }).click();
   await page.getByRole('rowheader', { name: payloads.label }).waitFor();
-  if (analytics) {
-    await page.getByRole('link', { name: 'Overview' }).click();
-    await page.getByRole('cell', { name: payloads.model }).first().waitFor();
-    await page.getByText('By token').click();
-    await page.locator('.legend-label', { hasText: payloads.label }).waitFor();
-    await page.goto(
-      `${server.baseUrl}/dashboard?view=usage&tag=${encodeURIComponent(`team:${payloads.tag}`)}`,
-    );
-    await page.getByRole('cell', { name: payloads.model }).waitFor();
-  }
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('cell', { name: payloads.model }).first().waitFor();
+  await page.getByText('By token').click();
+  await page.locator('.legend-label', { hasText: payloads.label }).waitFor();
+  await page.goto(`${server.baseUrl}/dashboard?view=usage&tag=${encodeURIComponent(`team:${payloads.tag}`)}`);
+  await page.getByRole('cell', { name: payloads.model }).waitFor();
+  await page.getByRole('button', { name: `team: ${payloads.tag}` }).waitFor();
+  expect(await page.getByLabel('Tag').inputValue()).toBe(`team:${payloads.tag}`);
   expect(await page.evaluate<unknown>('window.__xss')).toBeUndefined();
   expect(await page.locator('main img, main svg, main script').count()).toBe(0);
   expect(errors).toEqual([]);
@@ -214,33 +216,30 @@ test('reset needs the confirmation word typed before it deletes anything', async
   await page.close();
 });
 
-test.skipIf(!analytics)(
-  'the overview shows spend per period, the chart stacked by model or token, and top lists',
-  async () => {
-    const token = await server.createToken('overview');
-    await ingestBatch([
-      usageRecord(token.token, 'gpt-4o-mini', 5),
-      usageRecord(token.token, 'gpt-4o', 60),
-      usageRecord(token.token, 'model-without-price', 30),
-    ]);
-    const page = await browser.newPage();
-    const { errors } = watchPage(page);
-    await signIn(page, server.baseUrl);
-    await page.getByRole('region', { name: 'Spend today' }).waitFor();
-    expect(await page.getByRole('region', { name: 'Spend this week' }).isVisible()).toBe(true);
-    expect(await page.getByRole('region', { name: 'Spend this month' }).isVisible()).toBe(true);
-    await page.getByText(/used a model with no known price/).waitFor();
-    await page.locator('.chart canvas').first().waitFor();
-    expect(await page.locator('.legend li').allTextContents()).toEqual(
-      expect.arrayContaining([expect.stringContaining('gpt-4o')]),
-    );
-    await page.getByText('By token').click();
-    await expect.poll(() => page.url()).toContain('group=token');
-    await expect
-      .poll(() => page.locator('.legend li').allTextContents())
-      .toEqual([expect.stringContaining('overview')]);
-    await page.getByRole('heading', { name: 'Top models' }).waitFor();
-    expect(errors).toEqual([]);
-    await page.close();
-  },
-);
+test('the overview shows spend per period, the chart stacked by model or token, and top lists', async () => {
+  const token = await server.createToken('overview');
+  await ingestBatch([
+    usageRecord(token.token, 'gpt-4o-mini', 5),
+    usageRecord(token.token, 'gpt-4o', 60),
+    usageRecord(token.token, 'model-without-price', 30),
+  ]);
+  const page = await browser.newPage();
+  const { errors } = watchPage(page);
+  await signIn(page, server.baseUrl);
+  await page.getByRole('region', { name: 'Spend today' }).waitFor();
+  expect(await page.getByRole('region', { name: 'Spend this week' }).isVisible()).toBe(true);
+  expect(await page.getByRole('region', { name: 'Spend this month' }).isVisible()).toBe(true);
+  await page.getByText(/used a model with no known price/).waitFor();
+  await page.locator('.chart canvas').first().waitFor();
+  expect(await page.locator('.legend li').allTextContents()).toEqual(
+    expect.arrayContaining([expect.stringContaining('gpt-4o')]),
+  );
+  await page.getByText('By token').click();
+  await expect.poll(() => page.url()).toContain('group=token');
+  await expect
+    .poll(() => page.locator('.legend li').allTextContents())
+    .toEqual([expect.stringContaining('overview')]);
+  await page.getByRole('heading', { name: 'Top models' }).waitFor();
+  expect(errors).toEqual([]);
+  await page.close();
+});

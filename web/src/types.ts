@@ -6,6 +6,7 @@ import type { Static } from 'typebox';
 import type { SessionState } from '../../src/http/auth-session.js';
 import type { UsageRowBody } from '../../src/http/data.js';
 import type { TokenBody } from '../../src/http/tokens.js';
+import type { SummaryBody, TimeseriesBody, TopBody } from '../../src/http/usage.js';
 
 export type Session = Static<typeof SessionState>;
 export type Token = Static<typeof TokenBody>;
@@ -14,4 +15,7 @@ export interface UsagePage {
   data: UsageRow[];
   next_cursor: string | null;
 }
-export type { Summary, Timeseries, Top, Totals } from './analytics-contract.js';
+export type Summary = Static<typeof SummaryBody>;
+export type Totals = Summary['current'];
+export type Timeseries = Static<typeof TimeseriesBody>;
+export type Top = Static<typeof TopBody>;

@@ -7,6 +7,7 @@ import type { Summary, Timeseries, Top } from '../types.js';
 import { type ChartSeries, CostChart, OTHER_COLOR, PALETTE } from './chart.js';
 
 const MAX_SERIES = 8;
+const OTHER_KEY = '__other__';
 
 interface OverviewData {
   kpis: { label: string; summary: Summary }[];
@@ -27,7 +28,11 @@ async function loadOverview(route: Route, signal: AbortSignal): Promise<Overview
       get<Summary>('/usage/summary', { start: k.range.start.toISOString(), end: k.range.end.toISOString() }),
     ),
     get<Summary>('/usage/summary', {}),
-    get<Timeseries>('/usage/timeseries', { bucket: bucketFor(range), group_by: route.group }),
+    get<Timeseries>('/usage/timeseries', {
+      bucket: bucketFor(range),
+      group_by: route.group,
+      limit: MAX_SERIES,
+    }),
     get<Top>('/usage/top', { by: 'token', limit: 10 }),
     get<Top>('/usage/top', { by: 'model', limit: 10 }),
   ]);
@@ -40,10 +45,15 @@ async function loadOverview(route: Route, signal: AbortSignal): Promise<Overview
   };
 }
 
-/** The biggest series by cost get a colour each; the rest are summed into "Other". */
+/**
+ * The biggest series by cost get a colour each; the server sums the rest into one "__other__"
+ * series, drawn grey and last (and anything beyond MAX_SERIES is summed here, should it come).
+ */
 function chartSeries(timeseries: Timeseries): { times: number[]; series: ChartSeries[] } {
   const times = (timeseries.series[0]?.points ?? []).map((p) => Date.parse(p.t) / 1000);
+  const other = timeseries.series.find((s) => s.key === OTHER_KEY);
   const ranked = timeseries.series
+    .filter((s) => s.key !== OTHER_KEY)
     .map((s) => ({ s, total: s.points.reduce((sum, p) => sum + p.cost_usd, 0) }))
     .sort((a, b) => b.total - a.total);
   const series: ChartSeries[] = ranked.slice(0, MAX_SERIES).map(({ s }, i) => ({
@@ -51,12 +61,13 @@ function chartSeries(timeseries: Timeseries): { times: number[]; series: ChartSe
     color: PALETTE[i % PALETTE.length] ?? OTHER_COLOR,
     values: s.points.map((p) => p.cost_usd),
   }));
-  const rest = ranked.slice(MAX_SERIES);
+  const rest = ranked.slice(MAX_SERIES).map(({ s }) => s);
+  if (other) rest.push(other);
   if (rest.length > 0) {
     series.push({
-      label: `Other (${rest.length})`,
+      label: other ? other.label || 'Other' : `Other (${rest.length})`,
       color: OTHER_COLOR,
-      values: times.map((_, j) => rest.reduce((sum, { s }) => sum + (s.points[j]?.cost_usd ?? 0), 0)),
+      values: times.map((_, j) => rest.reduce((sum, s) => sum + (s.points[j]?.cost_usd ?? 0), 0)),
     });
   }
   return { times, series };

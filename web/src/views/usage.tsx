@@ -77,6 +77,7 @@ export function UsageView(props: { route: Route; tick: number }) {
               <th scope="col">Time</th>
               <th scope="col">Model</th>
               <th scope="col">Token</th>
+              <th scope="col">Tags</th>
               <th scope="col" class="num">
                 Input
               </th>
@@ -94,7 +95,7 @@ export function UsageView(props: { route: Route; tick: number }) {
           <tbody>
             {rows.length === 0 && !loading ? (
               <tr>
-                <td colSpan={7} class="muted empty">
+                <td colSpan={8} class="muted empty">
                   No usage for these filters.
                 </td>
               </tr>
@@ -107,6 +108,9 @@ export function UsageView(props: { route: Route; tick: number }) {
                 </td>
                 <td class="label-cell" data-label="Token">
                   {row.tokenLabel ?? <span class="muted">—</span>}
+                </td>
+                <td class="label-cell" data-label="Tags">
+                  <Attribution tags={row.tags} user={row.user} />
                 </td>
                 <td class="num" data-label="Input">
                   {formatInt(row.promptTokens)}
@@ -132,7 +136,7 @@ export function UsageView(props: { route: Route; tick: number }) {
           {data?.totals ? (
             <tfoot>
               <tr>
-                <th scope="row" colSpan={3}>
+                <th scope="row" colSpan={4}>
                   All {formatInt(data.totals.requests)} requests matching the filters
                   {data.totals.unpriced_requests > 0 ? (
                     <span class="badge warn">{formatInt(data.totals.unpriced_requests)} unpriced</span>
@@ -188,6 +192,28 @@ export function UsageView(props: { route: Route; tick: number }) {
       </nav>
       <ResetDialog open={resetOpen} onClose={() => setResetOpen(false)} />
     </section>
+  );
+}
+
+/** Tags and the end user of a row; a tag is a button that filters the view by it. */
+function Attribution(props: { tags: Record<string, string> | null; user: string | null }) {
+  const tags = Object.entries(props.tags ?? {});
+  if (tags.length === 0 && props.user === null) return <span class="muted">—</span>;
+  return (
+    <span class="chips">
+      {props.user !== null ? <span class="chip">user: {props.user}</span> : null}
+      {tags.map(([key, value]) => (
+        <button
+          type="button"
+          key={key}
+          class="chip"
+          title={`Show only ${key}: ${value}`}
+          onClick={() => navigate({ tag: `${key}:${value}` })}
+        >
+          {key}: {value}
+        </button>
+      ))}
+    </span>
   );
 }
 
