@@ -11,6 +11,13 @@ const smallUsd = new Intl.NumberFormat(undefined, {
 });
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const compactDateTime = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
 
 export function formatInt(value: number): string {
   return integer.format(value);
@@ -25,6 +32,11 @@ export function formatUsd(value: number | null): string {
 
 export function formatDateTime(iso: string | null): string {
   return iso === null ? 'Never' : dateTime.format(new Date(iso));
+}
+
+/** For table rows: no year, so that a row stays on one line. */
+export function formatCompactDateTime(iso: string): string {
+  return compactDateTime.format(new Date(iso));
 }
 
 export function formatDate(iso: string): string {

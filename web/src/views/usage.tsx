@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, errorText, withQuery } from '../api.js';
 import { filterQuery } from '../dates.js';
-import { formatDateTime, formatInt, formatUsd } from '../format.js';
+import { formatCompactDateTime, formatInt, formatUsd } from '../format.js';
 import { notify, useResource } from '../hooks.js';
 import { navigate, type Route } from '../route.js';
 import type { Summary, UsagePage } from '../types.js';
@@ -102,7 +102,11 @@ export function UsageView(props: { route: Route; tick: number }) {
             ) : null}
             {rows.map((row) => (
               <tr key={row.id}>
-                <td data-label="Time">{formatDateTime(row.timestamp)}</td>
+                <td data-label="Time" class="nowrap">
+                  <time dateTime={row.timestamp} title={row.timestamp}>
+                    {formatCompactDateTime(row.timestamp)}
+                  </time>
+                </td>
                 <td class="label-cell" data-label="Model">
                   {row.model}
                 </td>
