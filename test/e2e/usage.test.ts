@@ -152,6 +152,27 @@ test('new usage appears without a reload after an ingest', async () => {
   await page.close();
 });
 
+test('a steady stream of ingests costs the open page one refresh per 10 s, not one per record', async () => {
+  const token = await server.createToken('steady');
+  const page = await browser.newPage();
+  await signIn(page, server.baseUrl, { path: '?view=usage' });
+  await page.getByText('No usage for these filters.').waitFor();
+  await page.locator('.live.on').waitFor();
+  const dataRequests: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/data') dataRequests.push(request.url());
+  });
+  for (let i = 0; i < 15; i += 1) {
+    expect((await server.ingest(usageRecord(token.token, 'gpt-4o-mini', 0))).statusCode).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await page.waitForTimeout(1500);
+  // The first event refreshes at once; the other fourteen records fall inside the 10 s window.
+  expect(dataRequests).toHaveLength(1);
+  expect(await bodyRows(page).count()).toBeGreaterThanOrEqual(1);
+  await page.close();
+});
+
 test('script in a model name, a token label or tags is shown as text and never runs', async () => {
   const payloads = {
     model: '<img src=x onerror="window.__xss=1">',

@@ -88,10 +88,14 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
   const [theme, setTheme] = useState<Theme>(storedTheme());
   const { tick, connected } = useLiveTick(true);
   const [tokensVersion, setTokensVersion] = useState(0);
-  const tokens = useResource(`tokens:${tokensVersion}:${tick}`, (signal) =>
+  // The token and model lists change rarely: re-read them on a view change, after a token change,
+  // and on live updates only where they are the content (tokens) or every sixth update (models),
+  // so that an open dashboard stays well inside the admin rate limit.
+  const tokensTick = route.view === 'tokens' ? tick : 0;
+  const tokens = useResource(`tokens:${tokensVersion}:${route.view}:${tokensTick}`, (signal) =>
     api<{ tokens: Token[] }>('GET', '/ingest/tokens', { signal }).then((r) => r.tokens),
   );
-  const models = useResource(`models:${tick}`, (signal) =>
+  const models = useResource(`models:${route.view}:${Math.floor(tick / 6)}`, (signal) =>
     api<{ models: string[] }>('GET', '/models', { signal }).then((r) => r.models),
   );
   const notices = useNotices();

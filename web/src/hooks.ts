@@ -30,8 +30,11 @@ export function useResource<T>(key: string, load: (signal: AbortSignal) => Promi
   return state;
 }
 
-/** Live refreshes are at most this frequent, however busy ingest is. */
-export const LIVE_REFRESH_MIN_MS = 5000;
+/**
+ * Live refreshes are at most this frequent, however busy ingest is. The overview re-reads seven
+ * analytics requests per refresh: 42 a minute at most, inside the default admin limit of 60.
+ */
+export const LIVE_REFRESH_MIN_MS = 10_000;
 
 /**
  * New usage without reload: one EventSource on /events (the server sends at most one small event
