@@ -58,14 +58,14 @@ describe('GET /data filters', () => {
   });
 
   test('model and ingest_token_id filter exactly', async () => {
-    expect(await timestamps('model=gpt-4o&ingest_token_id=' + tokenId)).toEqual([
+    expect(await timestamps(`model=gpt-4o&ingest_token_id=${tokenId}`)).toEqual([
       '2026-11-15T12:00:00Z',
       '2026-11-01T00:00:00.500Z',
     ]);
   });
 
   test('rows are newest first and carry the original camelCase fields plus attribution', async () => {
-    const [row] = (await get('/data?model=gpt-4o&ingest_token_id=' + tokenId)).json().data;
+    const [row] = (await get(`/data?model=gpt-4o&ingest_token_id=${tokenId}`)).json().data;
     expect(row).toMatchObject({
       timestamp: '2026-11-15T12:00:00Z',
       model: 'gpt-4o',

@@ -1,28 +1,12 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ExportFormat } from '../../lib/usage-export.js';
 import type { ModelUsage, StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
+import { startWorker } from './start-worker.js';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type Call = DistributiveOmit<ReadRequest, 'id'>;
-
-// Under the TypeScript test runner this file is .ts and so is the worker: the worker then starts
-// from a small ESM bootstrap that registers tsx's loader before importing it. Built code loads .js.
-const isTypeScript = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(isTypeScript ? './read-worker.ts' : './read-worker.js', import.meta.url);
-
-function typeScriptBootstrap(): URL {
-  const tsxApi = pathToFileURL(
-    createRequire(import.meta.url)
-      .resolve('tsx/esm/api')
-      .replace(/\.cjs$/, '.mjs'),
-  );
-  const code = `import { register } from ${JSON.stringify(tsxApi.href)}; register(); await import(${JSON.stringify(WORKER_URL.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
 
 /** The main thread's handle on the read worker: request/response over postMessage. */
 export class ReadClient {
@@ -38,9 +22,7 @@ export class ReadClient {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(isTypeScript ? typeScriptBootstrap() : WORKER_URL, {
-      workerData: { dbPath: this.dbPath },
-    });
+    const worker = startWorker('read-worker', { dbPath: this.dbPath });
     worker.on('message', (response: ReadResponse) => {
       const waiter = this.pending.get(response.id);
       if (!waiter) return;

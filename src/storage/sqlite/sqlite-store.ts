@@ -5,7 +5,6 @@ import type {
   InsertOutcome,
   ModelUsage,
   NewUsage,
-  PricingStatus,
   Store,
   StoreStats,
   TokenRecord,
@@ -24,7 +23,7 @@ import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
 import { RollupDelta, RollupWriter } from './rollup-writer.js';
 import { createSessionMethods } from './sessions.js';
-import { tagsFromJson, tagsToJson } from './usage-columns.js';
+import { tagsToJson } from './usage-columns.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteStoreOptions {
