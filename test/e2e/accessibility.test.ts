@@ -99,3 +99,24 @@ test('sign-in, navigation and the reset dialog work from the keyboard alone', as
   expect(await page.evaluate<string>('document.activeElement.textContent')).toBe('Reset data…');
   await page.close();
 });
+
+test('the theme button cycles system, light and dark, and the choice survives a reload', async () => {
+  const context = await browser.newContext({ colorScheme: 'light' });
+  const page = await context.newPage();
+  await signIn(page, server.baseUrl, { path: '?view=tokens' });
+  const theme = () => page.evaluate<string | null>("document.documentElement.getAttribute('data-theme')");
+  const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+  expect(await theme()).toBeNull();
+  const light = await background();
+  await page.getByRole('button', { name: /^Theme: system/ }).click();
+  await expect.poll(theme).toBe('light');
+  await page.getByRole('button', { name: /^Theme: light/ }).click();
+  await expect.poll(theme).toBe('dark');
+  await expect.poll(background).not.toBe(light);
+  await page.reload();
+  await page.getByRole('button', { name: /^Theme: dark/ }).waitFor();
+  expect(await theme()).toBe('dark');
+  await page.getByRole('button', { name: /^Theme: dark/ }).click();
+  await expect.poll(theme).toBeNull();
+  await context.close();
+});
