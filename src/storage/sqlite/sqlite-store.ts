@@ -9,12 +9,12 @@ import type {
   StoreStats,
   TokenRecord,
   TokenSummary,
-  UsageChange,
   UsageCursor,
   UsageFilter,
   UsagePage,
 } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
+import { withUsageNotifications } from '../usage-notifications.js';
 import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -118,18 +118,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const ping = db.prepare('SELECT 1 AS ok');
 
   let closed = false;
-  const usageListeners = new Set<(change: UsageChange) => void>();
-  const notify = (change: UsageChange) => {
-    for (const listener of usageListeners) {
-      try {
-        listener(change);
-      } catch {
-        // A listener's failure must not turn a committed write into an error.
-      }
-    }
-  };
 
-  return {
+  return withUsageNotifications<Omit<SqliteStore, 'onUsageChange'>>({
     db,
     get queuedWrites() {
       return writes.size;
@@ -189,67 +179,51 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     insertUsage(records: readonly NewUsage[]): Promise<InsertOutcome[]> {
-      return writes
-        .enqueue(() => {
-          const outcomes: InsertOutcome[] = [];
-          const delta = new RollupDelta();
-          for (const record of records) {
-            const inserted = insertUsage.get({
-              ...record,
-              batch: record.batch ? 1 : 0,
-              user: record.user ?? null,
-              tags: tagsToJson(record.tags),
-              originalId: record.originalId ?? null,
-            }) as { id: number } | undefined;
-            if (inserted) {
-              outcomes.push({ status: 'created', id: inserted.id });
-              delta.addRow(record);
-            } else {
-              const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
-              outcomes.push({ status: 'duplicate', id: existing.id });
-            }
-            if (record.ingestTokenId !== null) {
-              touched.set(
-                record.ingestTokenId,
-                Math.max(touched.get(record.ingestTokenId) ?? 0, record.receivedAt),
-              );
-            }
+      return writes.enqueue(() => {
+        const outcomes: InsertOutcome[] = [];
+        const delta = new RollupDelta();
+        for (const record of records) {
+          const inserted = insertUsage.get({
+            ...record,
+            batch: record.batch ? 1 : 0,
+            user: record.user ?? null,
+            tags: tagsToJson(record.tags),
+            originalId: record.originalId ?? null,
+          }) as { id: number } | undefined;
+          if (inserted) {
+            outcomes.push({ status: 'created', id: inserted.id });
+            delta.addRow(record);
+          } else {
+            const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
+            outcomes.push({ status: 'duplicate', id: existing.id });
           }
-          rollups.stage(delta);
-          return outcomes;
-        }, records.length)
-        .then((outcomes) => {
-          const created = outcomes.filter((o) => o.status === 'created').length;
-          if (created > 0) notify({ kind: 'insert', rows: created });
-          return outcomes;
-        });
+          if (record.ingestTokenId !== null) {
+            touched.set(
+              record.ingestTokenId,
+              Math.max(touched.get(record.ingestTokenId) ?? 0, record.receivedAt),
+            );
+          }
+        }
+        rollups.stage(delta);
+        return outcomes;
+      }, records.length);
     },
 
     resetUsage(): Promise<number> {
-      return writes
-        .enqueue(() => {
-          const deleted = deleteUsage.run().changes;
-          rollups.clearAll();
-          return deleted;
-        })
-        .then((rows) => {
-          notify({ kind: 'reset', rows });
-          return rows;
-        });
+      return writes.enqueue(() => {
+        const deleted = deleteUsage.run().changes;
+        rollups.clearAll();
+        return deleted;
+      });
     },
 
     loadUsage(records: readonly NewUsage[]): Promise<number> {
-      return writes
-        .enqueue(() => {
-          const delta = new RollupDelta();
-          bulkLoad(records, delta);
-          rollups.stage(delta);
-          return records.length;
-        }, records.length)
-        .then((rows) => {
-          if (rows > 0) notify({ kind: 'insert', rows });
-          return rows;
-        });
+      return writes.enqueue(() => {
+        const delta = new RollupDelta();
+        bulkLoad(records, delta);
+        rollups.stage(delta);
+        return records.length;
+      }, records.length);
     },
 
     listUsage(filter: UsageFilter, page: { limit: number; after?: UsageCursor }): Promise<UsagePage> {
@@ -279,10 +253,5 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     ...createPricingMethods(db, writes, rollups),
 
     ...createSessionMethods(db, writes),
-
-    onUsageChange(listener) {
-      usageListeners.add(listener);
-      return () => usageListeners.delete(listener);
-    },
-  };
+  });
 }
