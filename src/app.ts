@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -46,7 +47,19 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const pricer = input.pricer ?? prices.pricer;
   const reprice = createRepriceService({ store, prices, clock });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
-  const deps: HttpDeps = { config, store, clock, pricer, buckets, metrics, ingest, prices, reprice };
+  const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
+  const deps: HttpDeps = {
+    config,
+    store,
+    clock,
+    pricer,
+    buckets,
+    metrics,
+    ingest,
+    prices,
+    reprice,
+    authenticate,
+  };
 
   const app = Fastify({
     ...(input.logger ? { loggerInstance: input.logger } : { logger: loggerOptions(config) }),
@@ -84,7 +97,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     });
   }
 
-  const authenticate = createAuthenticator({ config, buckets, clock, metrics });
+  await app.register(cookie);
   const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics });
   app.addHook('onRequest', async (request, reply) => {
     const auth = request.routeOptions.config.auth;

@@ -256,6 +256,51 @@ for (const backend of BACKENDS) {
       expect(await store.listTokens()).toHaveLength(1);
     });
 
+    test('sessions: found until they expire, deleted once, expired ones purged on the next create', async () => {
+      await store.createSession({ idHash: 'a'.repeat(64), createdAt: 1000, expiresAt: 5000, remember: true });
+      expect(await store.findSession('a'.repeat(64), 4999)).toEqual({
+        idHash: 'a'.repeat(64),
+        createdAt: 1000,
+        expiresAt: 5000,
+        remember: true,
+      });
+      expect(await store.findSession('a'.repeat(64), 5000)).toBeUndefined();
+      expect(await store.findSession('b'.repeat(64), 2000)).toBeUndefined();
+      await store.createSession({
+        idHash: 'c'.repeat(64),
+        createdAt: 6000,
+        expiresAt: 9000,
+        remember: false,
+      });
+      expect(await store.deleteSession('a'.repeat(64))).toBe(false);
+      expect((await store.findSession('c'.repeat(64), 7000))?.remember).toBe(false);
+      expect(await store.deleteSession('c'.repeat(64))).toBe(true);
+      expect(await store.deleteSession('c'.repeat(64))).toBe(false);
+      expect(await store.findSession('c'.repeat(64), 7000)).toBeUndefined();
+    });
+
+    test('usage-change listeners hear committed inserts (not duplicates) and resets, until unsubscribed', async () => {
+      const heard: unknown[] = [];
+      const unsubscribe = store.onUsageChange((change) => heard.push(change));
+      store.onUsageChange(() => {
+        throw new Error('a failing listener must not fail the write');
+      });
+      const token = await newToken('listen');
+      const record = usage({ ingestTokenId: token.id, eventId: 'e1' });
+      await store.insertUsage([record, usage()]);
+      expect(heard).toEqual([{ kind: 'insert', rows: 2 }]);
+      await store.insertUsage([record]);
+      expect(heard).toHaveLength(1);
+      await store.resetUsage();
+      expect(heard).toEqual([
+        { kind: 'insert', rows: 2 },
+        { kind: 'reset', rows: 2 },
+      ]);
+      unsubscribe();
+      await store.insertUsage([usage()]);
+      expect(heard).toHaveLength(2);
+    });
+
     test('pricing: model usage with unpriced counts, override versions, and the extended cache-write bucket', async () => {
       await store.insertUsage([
         usage({ ts: 10, cacheWriteTokens: 30, cacheWriteExtendedTokens: 20 }),

@@ -56,7 +56,7 @@ export function parseUsageFilter(query: {
   return filter;
 }
 
-const UsageRowBody = Type.Object({
+export const UsageRowBody = Type.Object({
   id: Type.Integer(),
   timestamp: Type.String({ description: 'When the call happened, ISO-8601 UTC.' }),
   model: Type.String(),

@@ -7,6 +7,7 @@ import type { BucketStore } from '../ratelimit/bucket-store.js';
 import type { PriceBook } from '../repricing/price-book.js';
 import type { RepriceService } from '../repricing/reprice-service.js';
 import type { Store } from '../storage/store.js';
+import type { Authenticator } from './hooks/auth.js';
 
 /** What route modules get: everything is passed in, nothing is a module singleton. */
 export interface HttpDeps {
@@ -17,6 +18,8 @@ export interface HttpDeps {
   buckets: BucketStore;
   metrics: Metrics;
   ingest: IngestService;
+  /** Key and session checks; the sign-in route uses it to count wrong keys like X-API-Key does. */
+  authenticate: Authenticator;
   prices: PriceBook;
   reprice: RepriceService;
 }

@@ -71,7 +71,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
-    if (allowed.length > 0 && request.method !== 'OPTIONS') {
+    // A route that answers not-found itself (a missing static file) is a 404, not a 405.
+    if (allowed.length > 0 && !allowed.includes(request.method) && request.method !== 'OPTIONS') {
       return sendError(
         request,
         reply,

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin.js';
+import { authSessionRoutes } from './auth-session.js';
 import { dashboardRoutes } from './dashboard.js';
 import { dataRoutes } from './data.js';
 import type { HttpDeps } from './deps.js';
+import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
 import { openApiRoutes, registerOpenApi } from './openapi.js';
@@ -13,8 +15,10 @@ import { usageRoutes } from './usage.js';
 
 /**
  * The one route table. In URL order:
+ *   GET|POST|DELETE /auth/session      public   auth-session.ts (dashboard sign-in)
  *   GET  /dashboard                    public   dashboard.ts
  *   GET  /data                         admin    data.ts
+ *   GET  /events                       admin    events.ts (server-sent events for the dashboard)
  *   GET  /health, /ping                public   health.ts
  *   POST /ingest, /ingest/batch        ingest   ingest.ts
  *   GET|POST /ingest/tokens, PATCH /ingest/tokens/:id/active, DELETE /ingest/tokens/:id   admin   tokens.ts
@@ -28,8 +32,10 @@ import { usageRoutes } from './usage.js';
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   await registerOpenApi(app);
+  await app.register(authSessionRoutes(deps));
   await app.register(dashboardRoutes(deps));
   await app.register(dataRoutes(deps));
+  await app.register(eventRoutes(deps));
   await app.register(healthRoutes(deps));
   await app.register(ingestRoutes(deps));
   await app.register(tokenRoutes(deps));

@@ -8,7 +8,7 @@ import type { TokenRecord, TokenSummary } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
 import { IdParams, OkBody, responses } from './schemas.js';
 
-const TokenBody = Type.Object({
+export const TokenBody = Type.Object({
   id: Type.Integer(),
   label: Type.String(),
   token: Type.String({

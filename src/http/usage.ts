@@ -83,6 +83,40 @@ const TopItemBody = Type.Object({
   unpriced_requests: Type.Integer(),
 });
 
+/** The response bodies, exported so that the dashboard's types come from them (web/src/types.ts). */
+export const SummaryBody = Type.Object({
+  range: RangeBody,
+  previous_range: RangeBody,
+  current: TotalsBody,
+  previous: TotalsBody,
+  tz: Type.String(),
+  source: Source,
+});
+
+export const TimeseriesBody = Type.Object({
+  bucket: Type.String(),
+  tz: Type.String(),
+  group_by: Type.Union([Type.String(), Type.Null()]),
+  range: RangeBody,
+  series: Type.Array(
+    Type.Object({
+      key: Type.String({
+        description: '"total" without group_by; "" for rows without the value.',
+      }),
+      label: Type.String(),
+      points: Type.Array(PointBody),
+    }),
+  ),
+  source: Source,
+});
+
+export const TopBody = Type.Object({
+  by: Type.String(),
+  range: RangeBody,
+  items: Type.Array(TopItemBody),
+  source: Source,
+});
+
 function toTotalsBody(totals: UsageTotals) {
   return {
     requests: totals.requests,
@@ -161,14 +195,7 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           tags: ['usage'],
           querystring: CommonQuerySchema,
           response: responses({
-            200: Type.Object({
-              range: RangeBody,
-              previous_range: RangeBody,
-              current: TotalsBody,
-              previous: TotalsBody,
-              tz: Type.String(),
-              source: Source,
-            }),
+            200: SummaryBody,
           }),
         },
       },
@@ -209,22 +236,7 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             }),
           }),
           response: responses({
-            200: Type.Object({
-              bucket: Type.String(),
-              tz: Type.String(),
-              group_by: Type.Union([Type.String(), Type.Null()]),
-              range: RangeBody,
-              series: Type.Array(
-                Type.Object({
-                  key: Type.String({
-                    description: '"total" without group_by; "" for rows without the value.',
-                  }),
-                  label: Type.String(),
-                  points: Type.Array(PointBody),
-                }),
-              ),
-              source: Source,
-            }),
+            200: TimeseriesBody,
           }),
         },
       },
@@ -283,12 +295,7 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             limit: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
           }),
           response: responses({
-            200: Type.Object({
-              by: Type.String(),
-              range: RangeBody,
-              items: Type.Array(TopItemBody),
-              source: Source,
-            }),
+            200: TopBody,
           }),
         },
       },

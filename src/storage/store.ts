@@ -140,6 +140,17 @@ export type CreateTokenResult =
   | { status: 'created'; token: TokenRecord }
   | { status: 'label_taken' | 'token_taken' };
 
+/** A dashboard sign-in. idHash is a hash of the cookie value; the value itself is never stored. */
+export interface AdminSession {
+  idHash: string;
+  createdAt: number;
+  expiresAt: number;
+  remember: boolean;
+}
+
+/** What changed in the usage table; sent after the change is durable. */
+export type UsageChange = { kind: 'insert'; rows: number } | { kind: 'reset'; rows: number };
+
 /** Usage of one (provider, model), for GET /models. */
 export interface ModelUsage {
   provider: string;
@@ -259,6 +270,20 @@ export interface Store {
   /** Distinct models with usage, ascending. */
   listModels(): Promise<string[]>;
   stats(nowMs: number): Promise<StoreStats>;
+
+  /** Stores a new session and drops every session that expired before `session.createdAt`. */
+  createSession(session: AdminSession): Promise<void>;
+  /** The session with this hash, unless it is unknown or expired at `nowMs`. */
+  findSession(idHash: string, nowMs: number): Promise<AdminSession | undefined>;
+  /** True when a session was deleted. */
+  deleteSession(idHash: string): Promise<boolean>;
+
+  /**
+   * Calls `listener` after each committed write that added usage rows (duplicates do not count)
+   * or reset them. Listeners run after the write is durable and must not throw; a listener that
+   * does is ignored. Returns the function that unsubscribes.
+   */
+  onUsageChange(listener: (change: UsageChange) => void): () => void;
 
   /** Every (provider, model) with usage, with its unpriced count; ordered by model, then provider. */
   listModelUsage(): Promise<ModelUsage[]>;

@@ -1,3 +1,4 @@
+/// <reference types="@fastify/cookie" />
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
@@ -5,6 +6,8 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { BucketStore } from '../../ratelimit/bucket-store.js';
+import type { Store } from '../../storage/store.js';
+import { csrfTokenMatches, hashSessionId, isSafeMethod, SESSION_COOKIE } from './session-cookie.js';
 
 /**
  * Which credential a route needs. Set per route in `config.auth`. `metrics` routes take the admin
@@ -38,15 +41,20 @@ export interface AuthDeps {
   buckets: BucketStore;
   clock: Clock;
   metrics: Metrics;
+  sessions: Pick<Store, 'findSession'>;
 }
 
 /**
  * Checks the admin or ingest key of a request. Wrong or missing keys are counted per client IP;
  * once an IP has used up AUTH_FAILURES_PER_MINUTE it gets 429 without its key being compared, so
  * keys cannot be brute-forced.
+ *
+ * Admin routes also accept the dashboard's session cookie (when no X-API-Key is sent). A
+ * state-changing request authenticated by the cookie must carry the session's X-CSRF-Token; a
+ * request with X-API-Key needs none (a browser never adds that header on its own).
  */
 export function createAuthenticator(deps: AuthDeps) {
-  const { config, buckets, clock, metrics } = deps;
+  const { config, buckets, clock, metrics, sessions } = deps;
   const adminSecret = config.apiKey === undefined ? undefined : digest(config.apiKey);
   const ingestSecret = config.ingestKey === undefined ? undefined : digest(config.ingestKey);
   const metricsSecret = config.metricsToken === undefined ? undefined : digest(config.metricsToken);
@@ -55,25 +63,46 @@ export function createAuthenticator(deps: AuthDeps) {
     refillPerMinute: config.authFailuresPerMinute,
   };
 
-  async function check(
-    request: FastifyRequest,
-    secret: Buffer | undefined,
-    headerName: string,
-  ): Promise<void> {
-    if (secret === undefined) return;
-    const key = `authfail:${request.ip}`;
-    const budget = await buckets.peek(key, failureLimits, clock.now());
+  /** Throws 429 once this IP has used up its failed attempts. */
+  async function refuseWhenExhausted(request: FastifyRequest): Promise<void> {
+    const budget = await buckets.peek(`authfail:${request.ip}`, failureLimits, clock.now());
     if (!budget.allowed) {
       metrics.countRateLimitHit('auth');
       throw new AppError('rate_limited', 'Too many failed authentication attempts', {
         'retry-after': String(Math.max(1, Math.ceil(budget.retryAfterMs / 1000))),
       });
     }
+  }
+
+  async function countFailure(request: FastifyRequest): Promise<void> {
+    await buckets.take(`authfail:${request.ip}`, failureLimits, clock.now());
+  }
+
+  async function check(
+    request: FastifyRequest,
+    secret: Buffer | undefined,
+    headerName: string,
+  ): Promise<void> {
+    if (secret === undefined) return;
+    await refuseWhenExhausted(request);
     if (secretMatches(header(request, headerName), secret)) return;
     if (headerName === 'x-api-key' && acceptsMetricsToken(request)) return;
-    await buckets.take(key, failureLimits, clock.now());
+    await countFailure(request);
     const label = headerName === 'x-api-key' ? 'X-API-Key' : 'X-Ingest-Key';
     throw new AppError('unauthorized', `Invalid or missing ${label}`);
+  }
+
+  async function checkSession(request: FastifyRequest, sessionId: string): Promise<void> {
+    await refuseWhenExhausted(request);
+    const session = await sessions.findSession(hashSessionId(sessionId), clock.now());
+    if (!session) {
+      await countFailure(request);
+      throw new AppError('unauthorized', 'Session expired or signed out; sign in again');
+    }
+    if (isSafeMethod(request.method)) return;
+    if (!csrfTokenMatches(header(request, 'x-csrf-token'), sessionId)) {
+      throw new AppError('forbidden', 'Missing or invalid X-CSRF-Token (required with the session cookie)');
+    }
   }
 
   function acceptsMetricsToken(request: FastifyRequest): boolean {
@@ -85,7 +114,21 @@ export function createAuthenticator(deps: AuthDeps) {
   return {
     /** True when admin routes need no key (development without API_KEY). */
     adminOpen: adminSecret === undefined,
-    admin: (request: FastifyRequest) => check(request, adminSecret, 'x-api-key'),
+    admin: (request: FastifyRequest) => {
+      const sessionId = request.cookies?.[SESSION_COOKIE];
+      if (adminSecret !== undefined && header(request, 'x-api-key') === undefined && sessionId) {
+        return checkSession(request, sessionId);
+      }
+      return check(request, adminSecret, 'x-api-key');
+    },
+    /** Sign-in: the same comparison and failure counting as X-API-Key, for a key in a body. */
+    verifyAdminKey: async (request: FastifyRequest, key: string): Promise<void> => {
+      if (adminSecret === undefined) return;
+      await refuseWhenExhausted(request);
+      if (secretMatches(key, adminSecret)) return;
+      await countFailure(request);
+      throw new AppError('unauthorized', 'Wrong admin key');
+    },
     ingest: async (request: FastifyRequest) => {
       try {
         await check(request, ingestSecret, 'x-ingest-key');

@@ -14,6 +14,7 @@ import type {
   UsagePage,
 } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
+import { withUsageNotifications } from '../usage-notifications.js';
 import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -21,6 +22,7 @@ import { createPricingMethods } from './pricing-store.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
 import { RollupWriter } from './rollup-writer.js';
+import { createSessionMethods } from './sessions.js';
 import { tagsToJson } from './usage-columns.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -117,7 +119,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
   let closed = false;
 
-  return {
+  return withUsageNotifications<Omit<SqliteStore, 'onUsageChange'>>({
     db,
     get queuedWrites() {
       return writes.size;
@@ -248,5 +250,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     ...createPricingMethods(db, writes, rollups),
-  };
+
+    ...createSessionMethods(db, writes),
+  });
 }

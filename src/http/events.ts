@@ -1,0 +1,92 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { UsageChange } from '../storage/store.js';
+import type { HttpDeps } from './deps.js';
+import { responses } from './schemas.js';
+
+/** At most one event per this interval, however many commits happened in it. */
+export const EVENT_INTERVAL_MS = 1000;
+/** A comment line this often keeps proxies from closing an idle stream. */
+const HEARTBEAT_MS = 25_000;
+
+/**
+ * Server-sent events for the dashboard. After usage rows are committed, every open stream gets one
+ * small `usage` event (rows added since the last event, and whether a reset happened), coalesced to
+ * at most one per EVENT_INTERVAL_MS: a busy ingest stream costs each dashboard one event a second,
+ * never one per row, and the page decides what to re-fetch. SSE rather than polling because an
+ * idle dashboard then costs nothing at all, and new usage shows within a second.
+ */
+export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    const streams = new Set<ServerResponse>();
+    let rows = 0;
+    let reset = false;
+    let lastSentAt = 0;
+    let timer: NodeJS.Timeout | undefined;
+
+    const flush = () => {
+      timer = undefined;
+      lastSentAt = Date.now();
+      const message = `event: usage\ndata: ${JSON.stringify({ rows, reset })}\n\n`;
+      rows = 0;
+      reset = false;
+      for (const stream of streams) stream.write(message);
+    };
+
+    const unsubscribe = deps.store.onUsageChange((change: UsageChange) => {
+      if (change.kind === 'reset') reset = true;
+      else rows += change.rows;
+      if (timer || streams.size === 0) {
+        if (streams.size === 0) {
+          rows = 0;
+          reset = false;
+        }
+        return;
+      }
+      timer = setTimeout(flush, Math.max(0, lastSentAt + intervalMs - Date.now()));
+    });
+
+    const heartbeat = setInterval(() => {
+      for (const stream of streams) stream.write(': ping\n\n');
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+
+    app.addHook('preClose', async () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      if (timer) clearTimeout(timer);
+      for (const stream of streams) stream.end();
+      streams.clear();
+    });
+
+    app.get(
+      '/events',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          summary: 'Server-sent events: `usage` after new usage is committed (at most one a second)',
+          tags: ['dashboard'],
+          produces: ['text/event-stream', 'application/json'],
+          response: responses({
+            200: Type.String({ description: 'text/event-stream; data is {"rows":n,"reset":bool}' }),
+          }),
+        },
+      },
+      async (request, reply) => {
+        reply.hijack();
+        const stream = reply.raw;
+        stream.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          'x-accel-buffering': 'no',
+          'x-request-id': request.id,
+          connection: 'keep-alive',
+        });
+        stream.write(`retry: 5000\n: connected\n\n`);
+        streams.add(stream);
+        request.raw.on('close', () => streams.delete(stream));
+      },
+    );
+  };
+}

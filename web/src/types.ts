@@ -1,0 +1,21 @@
+/**
+ * API types, taken from the server's TypeBox schemas (type-only imports: no server code reaches the
+ * bundle). A change to a response schema breaks this build instead of the page.
+ */
+import type { Static } from 'typebox';
+import type { SessionState } from '../../src/http/auth-session.js';
+import type { UsageRowBody } from '../../src/http/data.js';
+import type { TokenBody } from '../../src/http/tokens.js';
+import type { SummaryBody, TimeseriesBody, TopBody } from '../../src/http/usage.js';
+
+export type Session = Static<typeof SessionState>;
+export type Token = Static<typeof TokenBody>;
+export type UsageRow = Static<typeof UsageRowBody>;
+export interface UsagePage {
+  data: UsageRow[];
+  next_cursor: string | null;
+}
+export type Summary = Static<typeof SummaryBody>;
+export type Totals = Summary['current'];
+export type Timeseries = Static<typeof TimeseriesBody>;
+export type Top = Static<typeof TopBody>;
