@@ -77,7 +77,10 @@ export interface NewUsage extends TokenCounts {
   rawUsage: string | null;
   /** The client's end-user id, for attribution (absent = none). */
   user?: string | null;
-  /** Small string map for attribution, e.g. {"team":"search"} (absent = none). */
+  /**
+   * Small string map for attribution, e.g. {"team":"search"} (absent = none). Never mutated once
+   * handed to the store: the SQLite store keeps derived text per tag object.
+   */
   tags?: Readonly<Record<string, string>> | null;
   /**
    * The row's id in a database of the original (Flask) Cost Guardian, set by `import-original`
