@@ -61,8 +61,7 @@ const INSERT_USAGE = `
     @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
     @user, @tags, @originalId
   )
-  ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
-  RETURNING id`;
+  ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING`;
 
 /**
  * The SQLite backend: one writer connection on the main thread (writes are group-committed by
@@ -183,15 +182,16 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         const outcomes: InsertOutcome[] = [];
         const created: NewUsage[] = [];
         for (const record of records) {
-          const inserted = insertUsage.get({
+          // run() and lastInsertRowid rather than RETURNING: cheaper, and a conflict shows as 0 changes.
+          const inserted = insertUsage.run({
             ...record,
             batch: record.batch ? 1 : 0,
             user: record.user ?? null,
             tags: tagsToJson(record.tags),
             originalId: record.originalId ?? null,
-          }) as { id: number } | undefined;
-          if (inserted) {
-            outcomes.push({ status: 'created', id: inserted.id });
+          });
+          if (inserted.changes === 1) {
+            outcomes.push({ status: 'created', id: Number(inserted.lastInsertRowid) });
             created.push(record);
           } else {
             const existing = findEvent.get(record.ingestTokenId, record.eventId) as { id: number };
