@@ -181,6 +181,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return writes.enqueue(() => {
         const outcomes: InsertOutcome[] = [];
         const created: NewUsage[] = [];
+        const seen = new Map<number, number>();
         for (const record of records) {
           // run() and lastInsertRowid rather than RETURNING: cheaper, and a conflict shows as 0 changes.
           const inserted = insertUsage.run({
@@ -198,12 +199,11 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
             outcomes.push({ status: 'duplicate', id: existing.id });
           }
           if (record.ingestTokenId !== null) {
-            touched.set(
-              record.ingestTokenId,
-              Math.max(touched.get(record.ingestTokenId) ?? 0, record.receivedAt),
-            );
+            seen.set(record.ingestTokenId, Math.max(seen.get(record.ingestTokenId) ?? 0, record.receivedAt));
           }
         }
+        // Reached only when every row of the job was written: a job rolled back touches nothing.
+        for (const [id, at] of seen) touched.set(id, Math.max(touched.get(id) ?? 0, at));
         rollups.stageRows(created);
         return outcomes;
       }, records.length);
