@@ -1,3 +1,4 @@
+import { plainTokenCounts } from '../ingest/token-counts.js';
 import { usdToNano } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import type { Pricer } from '../pricing/types.js';
@@ -118,17 +119,7 @@ export function convertOriginalRow(row: OriginalUsageRow, ctx: ConvertContext): 
   }
   const provider = (apiKey?.provider ?? ctx.defaultProvider).toLowerCase();
 
-  const counts = {
-    promptTokens,
-    completionTokens,
-    totalTokens,
-    cachedTokens: 0,
-    cacheWriteTokens: 0,
-    cacheWriteExtendedTokens: 0,
-    reasoningTokens: 0,
-    inputAudioTokens: 0,
-    outputAudioTokens: 0,
-  };
+  const counts = plainTokenCounts(promptTokens, completionTokens, totalTokens);
   const priced = ctx.pricer.price({
     provider,
     model,

@@ -10,6 +10,7 @@ import type { BucketStore } from '../ratelimit/bucket-store.js';
 import type { NewUsage, Store, TokenRecord } from '../storage/store.js';
 import { type NormalisedRecord, normaliseRecord } from './normalise-record.js';
 import { type IngestRecordBody, IngestRecordSchema } from './record-schema.js';
+import { plainTokenCounts } from './token-counts.js';
 
 /**
  * The ingest pipeline. Each record goes through named steps, and a record that is refused gets
@@ -261,17 +262,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       if (totalTokens !== promptTokens + completionTokens) {
         throw new AppError('invalid_request', 'totalTokens must equal promptTokens + completionTokens');
       }
-      const counts = {
-        promptTokens,
-        completionTokens,
-        totalTokens,
-        cachedTokens: 0,
-        cacheWriteTokens: 0,
-        cacheWriteExtendedTokens: 0,
-        reasoningTokens: 0,
-        inputAudioTokens: 0,
-        outputAudioTokens: 0,
-      };
+      const counts = plainTokenCounts(promptTokens, completionTokens, totalTokens);
       const record = {
         provider: config.defaultProvider,
         model,
