@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { NewUsage } from '../store.js';
-import { tagsToJson } from './usage-columns.js';
+import { fillUsageValues, USAGE_COLUMNS } from './usage-columns.js';
 
 /**
  * Writes many usage rows that are known to be new (an import, benchmark data) several times faster
@@ -10,95 +10,31 @@ import { tagsToJson } from './usage-columns.js';
  * The caller stages the rows for the rollups (RollupWriter.stageRows) in the same transaction.
  */
 
-const COLUMNS = [
-  'ts',
-  'received_at',
-  'source',
-  'ingest_token_id',
-  'event_id',
-  'provider',
-  'model',
-  'prompt_tokens',
-  'completion_tokens',
-  'total_tokens',
-  'cached_tokens',
-  'cache_write_tokens',
-  'cache_write_extended_tokens',
-  'reasoning_tokens',
-  'input_audio_tokens',
-  'output_audio_tokens',
-  'service_tier',
-  'batch',
-  'completion_window',
-  'cost_nanousd',
-  'pricing_status',
-  'pricing_source',
-  'pricing_rates',
-  'client_cost_nanousd',
-  'meta',
-  'raw_usage',
-  'end_user',
-  'tags',
-] as const;
-
-/** Rows per statement: 50 x 27 parameters stays far below SQLite's limit of 32,766. */
+/** Rows per statement: 50 x 29 parameters stays far below SQLite's limit of 32,766. */
 const ROWS_PER_STATEMENT = 50;
 
-/** Writes the record's column values into `into` from `at` on. */
-function fill(into: unknown[], at: number, record: NewUsage): void {
-  const values = [
-    record.ts,
-    record.receivedAt,
-    record.source,
-    record.ingestTokenId,
-    record.eventId,
-    record.provider,
-    record.model,
-    record.promptTokens,
-    record.completionTokens,
-    record.totalTokens,
-    record.cachedTokens,
-    record.cacheWriteTokens,
-    record.cacheWriteExtendedTokens,
-    record.reasoningTokens,
-    record.inputAudioTokens,
-    record.outputAudioTokens,
-    record.serviceTier,
-    record.batch ? 1 : 0,
-    record.completionWindow,
-    record.costNanoUsd,
-    record.pricingStatus,
-    record.pricingSource,
-    record.pricingRates,
-    record.clientCostNanoUsd,
-    record.meta,
-    record.rawUsage,
-    record.user ?? null,
-    tagsToJson(record.tags),
-  ];
-  for (let i = 0; i < values.length; i += 1) into[at + i] = values[i];
-}
-
 export function createBulkLoader(db: Database.Database): (records: readonly NewUsage[]) => void {
-  const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+  const row = `(${USAGE_COLUMNS.map(() => '?').join(', ')})`;
   const insert = (count: number) =>
-    db.prepare(`INSERT INTO usage_log (${COLUMNS.join(', ')}) VALUES ${Array(count).fill(row).join(', ')}`);
+    db.prepare(
+      `INSERT INTO usage_log (${USAGE_COLUMNS.join(', ')}) VALUES ${Array(count).fill(row).join(', ')}`,
+    );
   const many = insert(ROWS_PER_STATEMENT);
   const one = insert(1);
-  const params = new Array<unknown>(ROWS_PER_STATEMENT * COLUMNS.length);
-  const single = new Array<unknown>(COLUMNS.length);
+  const params = new Array<unknown>(ROWS_PER_STATEMENT * USAGE_COLUMNS.length);
+  const single = new Array<unknown>(USAGE_COLUMNS.length);
   return (records) => {
     let index = 0;
     for (; index + ROWS_PER_STATEMENT <= records.length; index += ROWS_PER_STATEMENT) {
       for (let i = 0; i < ROWS_PER_STATEMENT; i += 1) {
         const record = records[index + i] as NewUsage;
-        fill(params, i * COLUMNS.length, record);
+        fillUsageValues(params, i * USAGE_COLUMNS.length, record);
       }
       many.run(params);
     }
     for (; index < records.length; index += 1) {
       const record = records[index] as NewUsage;
-      fill(single, 0, record);
+      fillUsageValues(single, 0, record);
       one.run(single);
     }
   };

@@ -23,7 +23,7 @@ import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { ReadClient } from './read-client.js';
 import { RollupWriter } from './rollup-writer.js';
 import { createSessionMethods } from './sessions.js';
-import { tagsToJson } from './usage-columns.js';
+import { fillUsageValues, USAGE_COLUMNS } from './usage-columns.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -48,19 +48,7 @@ export interface SqliteStore extends Store {
 }
 
 const INSERT_USAGE = `
-  INSERT INTO usage_log (
-    ts, received_at, source, ingest_token_id, event_id, provider, model,
-    prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens, cache_write_extended_tokens,
-    reasoning_tokens, input_audio_tokens, output_audio_tokens, service_tier, batch, completion_window,
-    cost_nanousd, pricing_status, pricing_source, pricing_rates, client_cost_nanousd, meta, raw_usage,
-    end_user, tags, original_id
-  ) VALUES (
-    @ts, @receivedAt, @source, @ingestTokenId, @eventId, @provider, @model,
-    @promptTokens, @completionTokens, @totalTokens, @cachedTokens, @cacheWriteTokens, @cacheWriteExtendedTokens,
-    @reasoningTokens, @inputAudioTokens, @outputAudioTokens, @serviceTier, @batch, @completionWindow,
-    @costNanoUsd, @pricingStatus, @pricingSource, @pricingRates, @clientCostNanoUsd, @meta, @rawUsage,
-    @user, @tags, @originalId
-  )
+  INSERT INTO usage_log (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (ingest_token_id, event_id) WHERE event_id IS NOT NULL DO NOTHING`;
 
 /**
@@ -93,6 +81,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
   const insertUsage = db.prepare(INSERT_USAGE);
+  const insertValues = new Array<unknown>(USAGE_COLUMNS.length);
   const findEvent = db.prepare('SELECT id FROM usage_log WHERE ingest_token_id = ? AND event_id = ?');
   const touchToken = db.prepare(
     'UPDATE ingest_tokens SET last_seen_at = MAX(COALESCE(last_seen_at, 0), @seenAt) WHERE id = @id',
@@ -184,13 +173,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         const seen = new Map<number, number>();
         for (const record of records) {
           // run() and lastInsertRowid rather than RETURNING: cheaper, and a conflict shows as 0 changes.
-          const inserted = insertUsage.run({
-            ...record,
-            batch: record.batch ? 1 : 0,
-            user: record.user ?? null,
-            tags: tagsToJson(record.tags),
-            originalId: record.originalId ?? null,
-          });
+          fillUsageValues(insertValues, 0, record);
+          const inserted = insertUsage.run(insertValues);
           if (inserted.changes === 1) {
             outcomes.push({ status: 'created', id: Number(inserted.lastInsertRowid) });
             created.push(record);
