@@ -329,6 +329,14 @@ test('rollups equal a recomputation from the raw rows after ingests, duplicates,
   ]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expectRollupsExact();
+  // Each token's last-seen time is that of its latest stored row: the failed job touched nothing.
+  const lastSeen = store.db
+    .prepare(
+      `SELECT t.id, t.last_seen_at AS seen, (SELECT MAX(received_at) FROM usage_log u WHERE u.ingest_token_id = t.id) AS latest
+       FROM ingest_tokens t`,
+    )
+    .all() as { seen: number | null; latest: number | null }[];
+  for (const row of lastSeen) expect(row.seen).toBe(row.latest);
 
   expect(await store.deleteToken(tokenIds[0] ?? 0, START)).toBe(true);
   expectRollupsExact();

@@ -71,15 +71,16 @@ export function registerObservability(
   app: FastifyInstance,
   deps: { metrics: Metrics; sampleRate: number },
 ): void {
-  app.addHook('onSend', async (request, reply, payload) => {
+  // Callback-style hooks: they run on every request, and an async hook costs a promise each time.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     const type = reply.getHeader('content-type');
     if (typeof type === 'string' && type.startsWith('application/json'))
       reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const durationMs = reply.elapsedTime;
     deps.metrics.recordRequest(route, reply.statusCode, durationMs, request.method);
@@ -94,5 +95,6 @@ export function registerObservability(
         'request',
       );
     }
+    done();
   });
 }

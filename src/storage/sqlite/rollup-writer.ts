@@ -409,6 +409,11 @@ export class RollupWriter {
     }
   }
 
+  /** Forgets every staged change (their transaction rolled back). */
+  discardStaged(): void {
+    this.pending.clear();
+  }
+
   /** Empties every rollup table (with the reset that deletes every usage row). */
   clearAll(): void {
     this.pending.clear();

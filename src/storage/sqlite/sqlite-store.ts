@@ -24,6 +24,7 @@ import { ReadClient } from './read-client.js';
 import { RollupWriter } from './rollup-writer.js';
 import { createSessionMethods } from './sessions.js';
 import { fillUsageValues, USAGE_COLUMNS } from './usage-columns.js';
+import { createWalSync } from './wal-sync.js';
 import { WriteQueue } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -65,18 +66,31 @@ const TOKEN_CACHE_MS = 1000;
 const TOKEN_CACHE_MAX = 10_000;
 
 export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteStore {
-  const db = openDatabase(dbPath);
+  // COMMIT does not wait for the disk here: WriteQueue answers a write once walSync has made it
+  // durable, off the event loop (wal-sync.ts).
+  const db = openDatabase(dbPath, { synchronous: 'normal' });
   migrate(db);
+  const walSync = createWalSync(db, dbPath);
   const rollups = new RollupWriter(db);
   // Last-seen times of the tokens written in the current transaction, applied once at its end,
   // with the rollup rows of every job of the transaction.
   let touched = new Map<number, number>();
-  const writes = new WriteQueue(db, options.maxBatchRecords ?? 500, options.onCommit, () => {
-    const pending = touched;
-    touched = new Map();
-    for (const [id, seenAt] of pending) touchToken.run({ id, seenAt });
-    rollups.flush();
+  const writes = new WriteQueue(db, {
+    maxWeight: options.maxBatchRecords ?? 500,
+    onBatch: options.onCommit,
+    beforeCommit: () => {
+      const pending = touched;
+      touched = new Map();
+      for (const [id, seenAt] of pending) touchToken.run(seenAt, id);
+      rollups.flush();
+    },
+    onRollback: () => {
+      touched = new Map();
+      rollups.discardStaged();
+    },
+    sync: walSync.sync,
   });
+
   const reads = new ReadClient(dbPath, options.onRead);
   const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
@@ -84,7 +98,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const insertValues = new Array<unknown>(USAGE_COLUMNS.length);
   const findEvent = db.prepare('SELECT id FROM usage_log WHERE ingest_token_id = ? AND event_id = ?');
   const touchToken = db.prepare(
-    'UPDATE ingest_tokens SET last_seen_at = MAX(COALESCE(last_seen_at, 0), @seenAt) WHERE id = @id',
+    'UPDATE ingest_tokens SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?',
   );
   const insertToken = db.prepare(
     'INSERT INTO ingest_tokens (label, token, active, created_at) VALUES (?, ?, 1, ?) RETURNING ' +
@@ -114,6 +128,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     async ping() {
+      if (writes.failure) throw writes.failure;
       ping.get();
       await reads.ping();
     },
@@ -123,6 +138,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       closed = true;
       await writes.drainAndClose();
       await reads.close();
+      walSync.close();
       db.close();
     },
 
