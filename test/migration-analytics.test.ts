@@ -6,7 +6,7 @@ import { loadMigrations, migrate } from '../src/storage/sqlite/migrate.js';
 import { openDatabase } from '../src/storage/sqlite/open-database.js';
 import { RollupWriter } from '../src/storage/sqlite/rollup-writer.js';
 
-test('usage written before the analytics migration gets the same rollups as a rebuild from the rows', () => {
+test('usage written before the rollup migrations (003, 006) gets the same rollups as a rebuild from the rows', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cg-migrate-'));
   const db = openDatabase(path.join(dir, 'usage.sqlite'));
   try {
@@ -25,6 +25,8 @@ test('usage written before the analytics migration gets the same rollups as a re
       Date.UTC(2025, 0, 31, 23, 59),
       Date.UTC(2025, 1, 1),
       Date.UTC(2025, 1, 1, 0, 30),
+      Date.UTC(2025, 1, 1, 0, 44, 59, 999),
+      Date.UTC(2025, 1, 1, 0, 45),
       Date.UTC(1969, 11, 31, 23, 59, 59, 999),
     ];
     times.forEach((ts, i) => {
@@ -38,7 +40,7 @@ test('usage written before the analytics migration gets the same rollups as a re
     });
     migrate(db);
     const snapshot = () =>
-      ['hour', 'day', 'month'].map((unit) =>
+      ['quarter_hour', 'hour', 'day', 'month'].map((unit) =>
         db
           .prepare(
             `SELECT * FROM usage_rollup_${unit} ORDER BY dim, detail, bucket_start, dim_value, ingest_token_id, provider, model`,

@@ -168,8 +168,16 @@ function add(map: Map<string, UsageTotals>, key: string, totals: UsageTotals): v
  * provider and model; token = per token; model = per provider and model; none = one row per value.
  */
 type Detail = 'full' | 'token' | 'model' | 'none';
-const LAYOUT: Record<'all' | 'user' | 'tag', Partial<Record<'hour' | 'day' | 'month', Detail[]>>> = {
-  all: { month: ['full'], day: ['full', 'token', 'model', 'none'], hour: ['full', 'token', 'model', 'none'] },
+const LAYOUT: Record<
+  'all' | 'user' | 'tag',
+  Partial<Record<'quarter_hour' | 'hour' | 'day' | 'month', Detail[]>>
+> = {
+  all: {
+    month: ['full'],
+    day: ['full', 'token', 'model', 'none'],
+    hour: ['full', 'token', 'model', 'none'],
+    quarter_hour: ['model', 'none'],
+  },
   user: { month: ['full', 'none'], day: ['token'] },
   tag: { month: ['full'], day: ['full', 'none'], hour: ['none'] },
 };
@@ -180,6 +188,7 @@ function expectedRollups(): Map<string, UsageTotals> {
   for (const row of rawRows()) {
     const date = new Date(row.ts);
     const buckets = {
+      quarter_hour: Math.floor(row.ts / 900_000) * 900_000,
       hour: Math.floor(row.ts / 3_600_000) * 3_600_000,
       day: Math.floor(row.ts / 86_400_000) * 86_400_000,
       month: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1),
@@ -204,7 +213,7 @@ function expectedRollups(): Map<string, UsageTotals> {
 
 function storedRollups(): Map<string, UsageTotals> {
   const stored = new Map<string, UsageTotals>();
-  for (const unit of ['hour', 'day', 'month']) {
+  for (const unit of ['quarter_hour', 'hour', 'day', 'month']) {
     const rows = store.db.prepare(`SELECT * FROM usage_rollup_${unit}`).all() as Record<
       string,
       string | number
@@ -358,7 +367,7 @@ test('rebuilding the rollups from the raw rows gives the incrementally maintaine
   const incremental = storedRollups();
   store.db.transaction(() => {
     store.db.exec(
-      'DELETE FROM usage_rollup_hour; DELETE FROM usage_rollup_day; DELETE FROM usage_rollup_month;',
+      'DELETE FROM usage_rollup_quarter_hour; DELETE FROM usage_rollup_hour; DELETE FROM usage_rollup_day; DELETE FROM usage_rollup_month;',
     );
   })();
   expect(storedRollups().size).toBe(0);

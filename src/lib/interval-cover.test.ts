@@ -78,8 +78,25 @@ test('a two-hour interval is two hours, not a day minus twenty-two hours', () =>
   ]);
 });
 
-test('a Kolkata day needs raw rows only for the half hours at its edges', () => {
+test('a Kolkata day needs no raw rows: its half-hour edges are quarter hours', () => {
   const start = Date.UTC(2025, 0, 14, 18, 30);
-  const raw = coverInterval(start, start + 86_400_000).filter((piece) => piece.tier === 'raw');
+  const pieces = coverInterval(start, start + 86_400_000);
+  expect(pieces.filter((piece) => piece.tier === 'raw')).toEqual([]);
+  expect(pieces.filter((piece) => piece.tier === 'quarterHour')).toHaveLength(2);
+});
+
+test('without the quarter-hour tier a Kolkata day reads raw rows only for the half hours at its edges', () => {
+  const start = Date.UTC(2025, 0, 14, 18, 30);
+  const raw = coverInterval(start, start + 86_400_000, ['month', 'day', 'hour']).filter(
+    (piece) => piece.tier === 'raw',
+  );
   expect(raw.reduce((sum, piece) => sum + piece.endMs - piece.startMs, 0)).toBe(3_600_000);
+});
+
+test('a Kathmandu day (+05:45) is covered by rollups too', () => {
+  const start = Date.UTC(2025, 0, 14, 18, 15);
+  const pieces = coverInterval(start, start + 86_400_000);
+  expect(pieces.filter((piece) => piece.tier === 'raw')).toEqual([]);
+  const covered = pieces.reduce((sum, piece) => sum + piece.sign * (piece.endMs - piece.startMs), 0);
+  expect(covered).toBe(86_400_000);
 });

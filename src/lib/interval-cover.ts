@@ -1,8 +1,8 @@
 import { addUtc, floorUtc, nearestUtcBoundary, type UtcUnit } from './utc-units.js';
 
 /**
- * Splits a time interval into pieces that pre-aggregated tables can answer: whole UTC months, days
- * and hours, and what is left over ("raw", answered from the rows themselves). Pieces carry a sign:
+ * Splits a time interval into pieces that pre-aggregated tables can answer: whole UTC months, days,
+ * hours and quarter hours, and what is left over ("raw", answered from the rows themselves). Pieces carry a sign:
  * covering Jan 1 - Mar 1 and subtracting Feb 28 - Mar 1 is cheaper than adding 58 days, so an edge
  * may be rounded outwards and the difference covered at the next finer unit with a minus sign.
  * The signed sum of the pieces is exactly the interval, whatever its edges (any time zone, any DST
@@ -21,7 +21,13 @@ export interface CoverPiece {
 }
 
 /** Coarsest first. */
-export const COVER_UNITS: readonly UtcUnit[] = ['month', 'day', 'hour'];
+export const COVER_UNITS: readonly UtcUnit[] = ['month', 'day', 'hour', 'quarterHour'];
+
+const FIXED_UNIT_MS: Record<Exclude<UtcUnit, 'month'>, number> = {
+  quarterHour: 900_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+};
 
 const RAW_COST_PER_MS = 10 / 3_600_000;
 
@@ -39,7 +45,7 @@ export function coverInterval(
 }
 
 function countUnits(unit: UtcUnit, start: number, end: number): number {
-  if (unit !== 'month') return (end - start) / (unit === 'hour' ? 3_600_000 : 86_400_000);
+  if (unit !== 'month') return (end - start) / FIXED_UNIT_MS[unit];
   let count = 0;
   for (let at = start; at < end; at = addUtc('month', at, 1)) count += 1;
   return count;

@@ -1,9 +1,11 @@
 /**
  * Fixed UTC calendar units: the bucket sizes of the rollup tables. Every function is exact for any
- * integer millisecond time, before 1970 too.
+ * integer millisecond time, before 1970 too. A quarter hour is 15 minutes: every time zone's offset
+ * from UTC is a whole number of them, so zones at :30 and :45 have their boundaries on one.
  */
-export type UtcUnit = 'hour' | 'day' | 'month';
+export type UtcUnit = 'quarterHour' | 'hour' | 'day' | 'month';
 
+const MS_PER_QUARTER_HOUR = 900_000;
 const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000;
 
@@ -14,6 +16,8 @@ function floorTo(ms: number, size: number): number {
 /** Start of the unit that contains `ms`. */
 export function floorUtc(unit: UtcUnit, ms: number): number {
   switch (unit) {
+    case 'quarterHour':
+      return floorTo(ms, MS_PER_QUARTER_HOUR);
     case 'hour':
       return floorTo(ms, MS_PER_HOUR);
     case 'day':
@@ -28,6 +32,8 @@ export function floorUtc(unit: UtcUnit, ms: number): number {
 /** `ms` moved by `count` units; `ms` must be a unit start. */
 export function addUtc(unit: UtcUnit, ms: number, count: number): number {
   switch (unit) {
+    case 'quarterHour':
+      return ms + count * MS_PER_QUARTER_HOUR;
     case 'hour':
       return ms + count * MS_PER_HOUR;
     case 'day':

@@ -13,6 +13,7 @@ import type { TokenCounts } from '../store.js';
  */
 
 export const ROLLUP_TABLES: Readonly<Record<UtcUnit, string>> = {
+  quarterHour: 'usage_rollup_quarter_hour',
   hour: 'usage_rollup_hour',
   day: 'usage_rollup_day',
   month: 'usage_rollup_month',
@@ -72,12 +73,16 @@ export type Layout = readonly { unit: UtcUnit; details: readonly RollupDetail[] 
  * tag dimensions keep less in their fine tiers because those would be about as large as
  * usage_log (thousands of users and tag values an hour at 10M rows) and cost a write per row for
  * no read benefit: a user or tag question that needs what a tier lacks reads usage_log for that
- * part (sub-day edges, mostly).
+ * part (sub-day edges, mostly). The quarter-hour tier is there for time zones at :30 and :45
+ * (India, Nepal, South Australia...), whose day boundaries fall mid-hour: it keeps totals and
+ * per-model rows, so their daily series read two quarter-hour buckets per boundary instead of half
+ * an hour of usage rows; per-token questions in those zones still read those edges from the rows.
  */
 const LAYOUT_ALL: Layout = [
   { unit: 'month', details: ['full'] },
   { unit: 'day', details: ['full', 'token', 'model', 'none'] },
   { unit: 'hour', details: ['full', 'token', 'model', 'none'] },
+  { unit: 'quarterHour', details: ['model', 'none'] },
 ];
 const LAYOUT_TAG: Layout = [
   { unit: 'month', details: ['full'] },
@@ -256,7 +261,12 @@ export class RollupDelta {
       this.lastDay = day;
       this.lastMonth = floorUtc('month', row.ts);
     }
-    const buckets: Record<UtcUnit, number> = { month: this.lastMonth, day, hour: floorUtc('hour', row.ts) };
+    const buckets: Record<UtcUnit, number> = {
+      month: this.lastMonth,
+      day,
+      hour: floorUtc('hour', row.ts),
+      quarterHour: floorUtc('quarterHour', row.ts),
+    };
     const tail = this.tailId(tailOf('full', tokenId, row.provider, row.model));
     const add = (dim: string, dimValue: string, layout: Layout) => {
       const key = this.dimValueId(dim, dimValue) * ID_SPAN + tail;
@@ -368,6 +378,7 @@ export class RollupWriter {
 
   constructor(private readonly db: Database.Database) {
     this.upserts = {
+      quarterHour: db.prepare(upsertSql(ROLLUP_TABLES.quarterHour)),
       hour: db.prepare(upsertSql(ROLLUP_TABLES.hour)),
       day: db.prepare(upsertSql(ROLLUP_TABLES.day)),
       month: db.prepare(upsertSql(ROLLUP_TABLES.month)),
@@ -438,6 +449,7 @@ export function rebuildStatements(
     SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(input_audio_tokens), SUM(output_audio_tokens),
     COALESCE(SUM(cost_nanousd), 0), SUM(cost_nanousd IS NULL)`;
   const buckets: Record<UtcUnit, string> = {
+    quarterHour: 'ts - ((ts % 900000) + 900000) % 900000',
     hour: 'ts - ((ts % 3600000) + 3600000) % 3600000',
     day: 'ts - ((ts % 86400000) + 86400000) % 86400000',
     month: `CAST(strftime('%s', ts / 1000.0, 'unixepoch', 'start of month') AS INTEGER) * 1000`,
