@@ -74,6 +74,12 @@ test('every error names the provider, the index and the id of the entry at fault
       { id: 'negative', prices: { input_mtok: -1 } },
       { id: 'typo', prices: { input_mtk: 1, output_mtok: 2 } },
       { id: 'bad-regex', match: { regex: '(' }, prices: { input_mtok: 1 } },
+      { id: 'slow-regex', match: { regex: '^(gpt-?)+x$' }, prices: { input_mtok: 1 } },
+      {
+        id: 'fine-regex',
+        match: { regex: '^gpt-6\\.2-sol-\\d{4}-\\d{2}-\\d{2}$' },
+        prices: { input_mtok: 1 },
+      },
     ],
     anthropic: [{ prices: { input_mtok: 1 } }],
   });
@@ -81,6 +87,7 @@ test('every error names the provider, the index and the id of the entry at fault
     'openai[1] negative: prices.input_mtok must be a number from 0 to 1000000 (USD per million; got -1)',
     expect.stringMatching(/^openai\[2\] typo: prices\.input_mtk is not a price key this service bills/),
     expect.stringMatching(/^openai\[3\] bad-regex: match\.regex does not compile/),
+    expect.stringMatching(/^openai\[4\] slow-regex: match\.regex could take exponential time/),
     'anthropic[0]: id must be a non-empty string of at most 200 characters',
   ]);
 });

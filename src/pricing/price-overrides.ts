@@ -6,6 +6,7 @@ import {
   type ModelPrice,
   type Provider,
 } from '@pydantic/genai-prices';
+import safeRegex from 'safe-regex2';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { BILLED_PRICE_KEYS } from './compute-cost.js';
 
@@ -97,6 +98,14 @@ function checkMatch(value: unknown, path: string, errors: string[], depth = 0): 
       new RegExp(inner);
     } catch (error) {
       errors.push(`${path}.regex does not compile: ${(error as Error).message}`);
+      return false;
+    }
+    // Model names come from ingest clients: a pattern with a repeated group that itself repeats,
+    // such as (a+)+, can take exponential time on a crafted name and stall the event loop.
+    if (!safeRegex(inner)) {
+      errors.push(
+        `${path}.regex could take exponential time on some model names (a repeated group that itself repeats, such as (a+)+); write it without nested repetition`,
+      );
       return false;
     }
   }
