@@ -48,6 +48,7 @@ export async function createTestApp(
   const metrics = new Metrics();
   const store = createSqliteStore(config.dbPath, {
     onCommit: (n, ms) => metrics.recordCommit(n, ms),
+    onSync: (ms) => metrics.recordSync(ms),
     onRead: (operation, ms) => metrics.recordRead(operation, ms),
   });
   const clock = createManualClock(T0);

@@ -138,6 +138,7 @@ test('spend, LLM tokens and database timings are exported by model and tracking 
   expect(value(samples, 'cg_active_tracking_tokens')).toBe(1);
   expect(value(samples, 'cg_db_commit_records_sum')).toBeGreaterThanOrEqual(3);
   expect(value(samples, 'cg_db_commit_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+  expect(value(samples, 'cg_db_sync_duration_seconds_count')).toBeGreaterThanOrEqual(1);
   expect(value(samples, 'cg_db_read_duration_seconds_count', { operation: 'listUsage' })).toBe(1);
   expect(value(samples, 'cg_write_queue_depth')).toBe(0);
 });

@@ -14,6 +14,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
   const metrics = new Metrics({ processMetrics: true });
   const store = openCliStore(config, {
     onCommit: (records, ms) => metrics.recordCommit(records, ms),
+    onSync: (ms) => metrics.recordSync(ms),
     onRead: (operation, ms) => metrics.recordRead(operation, ms),
   });
   let server: RunningServer;

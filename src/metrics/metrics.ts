@@ -101,6 +101,11 @@ export class Metrics {
     this.prometheus.observeCommit(records, durationMs);
   }
 
+  /** A WAL sync that made group commits durable (writes are answered after it). */
+  recordSync(durationMs: number): void {
+    this.prometheus.observeSync(durationMs);
+  }
+
   /** A read answered by the read worker (`operation` is its protocol op: a bounded set). */
   recordRead(operation: string, durationMs: number): void {
     this.prometheus.observeRead(operation, durationMs);

@@ -30,6 +30,8 @@ import { WriteQueue } from './write-queue.js';
 export interface SqliteStoreOptions {
   /** Called after each group commit with its record count and duration; for metrics. */
   onCommit?: (records: number, durationMs: number) => void;
+  /** Called after each WAL sync (which makes the commits before it durable) with its duration. */
+  onSync?: (durationMs: number) => void;
   /** Most records per group-commit transaction. */
   maxBatchRecords?: number;
   /** Called when the read worker answers, with the operation and the time since it was asked; for metrics. */
@@ -88,7 +90,13 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       touched = new Map();
       rollups.discardStaged();
     },
-    sync: walSync.sync,
+    sync: options.onSync
+      ? async () => {
+          const started = performance.now();
+          await walSync.sync();
+          options.onSync?.(performance.now() - started);
+        }
+      : walSync.sync,
   });
 
   const reads = new ReadClient(dbPath, options.onRead);
