@@ -90,13 +90,8 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       touched = new Map();
       rollups.discardStaged();
     },
-    sync: options.onSync
-      ? async () => {
-          const started = performance.now();
-          await walSync.sync();
-          options.onSync?.(performance.now() - started);
-        }
-      : walSync.sync,
+    sync: walSync.sync,
+    onSync: options.onSync,
   });
 
   const reads = new ReadClient(dbPath, options.onRead);

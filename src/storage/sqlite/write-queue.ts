@@ -17,6 +17,8 @@ export interface WriteQueueOptions {
    * with synchronous=NORMAL). Without it, COMMIT itself must be durable (synchronous=FULL).
    */
   sync?: () => Promise<void>;
+  /** Called after each sync with its duration; for metrics. */
+  onSync?: (durationMs: number) => void;
 }
 
 interface Job {
@@ -24,6 +26,9 @@ interface Job {
   weight: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** What the job returned, or threw, once its transaction ran. */
+  result?: unknown;
+  error?: unknown;
 }
 
 /**
@@ -61,6 +66,7 @@ export class WriteQueue {
   private readonly onBatch: ((records: number, durationMs: number) => void) | undefined;
   private readonly onRollback: (() => void) | undefined;
   private readonly sync: (() => Promise<void>) | undefined;
+  private readonly onSync: ((durationMs: number) => void) | undefined;
 
   constructor(db: Database.Database, options: WriteQueueOptions = {}) {
     const { beforeCommit } = options;
@@ -68,20 +74,21 @@ export class WriteQueue {
     this.onBatch = options.onBatch;
     this.onRollback = options.onRollback;
     this.sync = options.sync;
+    this.onSync = options.onSync;
     this.runJob = db.transaction((job: Job) => job.work());
     this.runBatch = db.transaction((jobs: Job[]) => {
       for (const job of jobs) {
         try {
           const result = this.runJob(job);
-          (job as Job & { result?: unknown }).result = result;
+          job.result = result;
         } catch (error) {
-          (job as Job & { error?: unknown }).error = error ?? new Error('write failed');
+          job.error = error ?? new Error('write failed');
         }
       }
       beforeCommit?.();
     });
     this.runBatchFast = db.transaction((jobs: Job[]) => {
-      for (const job of jobs) (job as Job & { result?: unknown }).result = job.work();
+      for (const job of jobs) job.result = job.work();
       beforeCommit?.();
     });
   }
@@ -126,7 +133,7 @@ export class WriteQueue {
       weight += this.pending[count]?.weight ?? 0;
       count += 1;
     }
-    const jobs = this.pending.splice(0, count) as (Job & { result?: unknown; error?: unknown })[];
+    const jobs = this.pending.splice(0, count);
     this.pendingWeight -= weight;
     if (this.pending.length > 0) this.schedule();
     const started = performance.now();
@@ -146,7 +153,7 @@ export class WriteQueue {
     }
     this.onBatch?.(weight, performance.now() - started);
     for (const job of jobs) {
-      if ('error' in job && job.error !== undefined) job.reject(job.error);
+      if (job.error !== undefined) job.reject(job.error);
       else if (this.sync) this.unsynced.push(job);
       else job.resolve(job.result);
     }
@@ -161,11 +168,13 @@ export class WriteQueue {
   }
 
   private startSync(sync: () => Promise<void>): void {
-    const jobs = this.unsynced as (Job & { result?: unknown })[];
+    const jobs = this.unsynced;
     this.unsynced = [];
     this.syncing = true;
+    const started = performance.now();
     sync().then(
       () => {
+        this.onSync?.(performance.now() - started);
         for (const job of jobs) job.resolve(job.result);
         this.afterSync(sync);
       },
@@ -191,8 +200,13 @@ export class WriteQueue {
     this.notifyIdle();
   }
 
+  /** Jobs are queued, or committed and waiting for their sync. */
+  private get busy(): boolean {
+    return this.pending.length > 0 || this.scheduled || this.syncing || this.unsynced.length > 0;
+  }
+
   private notifyIdle(): void {
-    if (this.pending.length > 0 || this.scheduled || this.syncing || this.unsynced.length > 0) return;
+    if (this.busy) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const waiter of waiters) waiter();
@@ -200,7 +214,7 @@ export class WriteQueue {
 
   /** Resolves when every queued job has been committed (and synced); refuses new jobs afterwards. */
   async drainAndClose(): Promise<void> {
-    if (this.pending.length > 0 || this.scheduled || this.syncing || this.unsynced.length > 0) {
+    if (this.busy) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     this.closed = true;
