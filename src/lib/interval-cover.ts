@@ -1,13 +1,13 @@
-import { addUtc, floorUtc, nearestUtcBoundary, type UtcUnit } from './utc-units.js';
+import { addUtc, FIXED_UNIT_MS, floorUtc, nearestUtcBoundary, type UtcUnit } from './utc-units.js';
 
 /**
  * Splits a time interval into pieces that pre-aggregated tables can answer: whole UTC months, days,
- * hours and quarter hours, and what is left over ("raw", answered from the rows themselves). Pieces carry a sign:
- * covering Jan 1 - Mar 1 and subtracting Feb 28 - Mar 1 is cheaper than adding 58 days, so an edge
- * may be rounded outwards and the difference covered at the next finer unit with a minus sign.
- * The signed sum of the pieces is exactly the interval, whatever its edges (any time zone, any DST
- * rule). Among the covers it considers it returns the one that touches the fewest buckets, counting
- * raw time as ten buckets an hour (raw rows are many and unaggregated).
+ * hours and quarter hours, and what is left over ("raw", answered from the rows themselves). Pieces
+ * carry a sign: covering Jan 1 - Mar 1 and subtracting Feb 28 - Mar 1 is cheaper than adding 58
+ * days, so an edge may be rounded outwards and the difference covered at the next finer unit with a
+ * minus sign. The signed sum of the pieces is exactly the interval, whatever its edges (any time
+ * zone, any DST rule). Among the covers it considers it returns the one that touches the fewest
+ * buckets, counting raw time as ten buckets an hour (raw rows are many and unaggregated).
  */
 export type CoverTier = UtcUnit | 'raw';
 
@@ -22,12 +22,6 @@ export interface CoverPiece {
 
 /** Coarsest first. */
 export const COVER_UNITS: readonly UtcUnit[] = ['month', 'day', 'hour', 'quarterHour'];
-
-const FIXED_UNIT_MS: Record<Exclude<UtcUnit, 'month'>, number> = {
-  quarterHour: 900_000,
-  hour: 3_600_000,
-  day: 86_400_000,
-};
 
 const RAW_COST_PER_MS = 10 / 3_600_000;
 

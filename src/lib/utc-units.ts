@@ -5,9 +5,12 @@
  */
 export type UtcUnit = 'quarterHour' | 'hour' | 'day' | 'month';
 
-const MS_PER_QUARTER_HOUR = 900_000;
-const MS_PER_HOUR = 3_600_000;
-const MS_PER_DAY = 86_400_000;
+/** Length of each unit but the month, whose length varies. */
+export const FIXED_UNIT_MS: Readonly<Record<Exclude<UtcUnit, 'month'>, number>> = {
+  quarterHour: 900_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+};
 
 function floorTo(ms: number, size: number): number {
   return ms - (((ms % size) + size) % size);
@@ -17,11 +20,9 @@ function floorTo(ms: number, size: number): number {
 export function floorUtc(unit: UtcUnit, ms: number): number {
   switch (unit) {
     case 'quarterHour':
-      return floorTo(ms, MS_PER_QUARTER_HOUR);
     case 'hour':
-      return floorTo(ms, MS_PER_HOUR);
     case 'day':
-      return floorTo(ms, MS_PER_DAY);
+      return floorTo(ms, FIXED_UNIT_MS[unit]);
     case 'month': {
       const date = new Date(ms);
       return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
@@ -33,11 +34,9 @@ export function floorUtc(unit: UtcUnit, ms: number): number {
 export function addUtc(unit: UtcUnit, ms: number, count: number): number {
   switch (unit) {
     case 'quarterHour':
-      return ms + count * MS_PER_QUARTER_HOUR;
     case 'hour':
-      return ms + count * MS_PER_HOUR;
     case 'day':
-      return ms + count * MS_PER_DAY;
+      return ms + count * FIXED_UNIT_MS[unit];
     case 'month': {
       const date = new Date(ms);
       return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + count, 1);
