@@ -1,20 +1,11 @@
 import { expect, test } from 'vitest';
+import { plainTokenCounts } from '../ingest/token-counts.js';
 import type { TokenCounts } from '../storage/store.js';
 import { compilePrice, computeCost, ratesAt, tierLevel } from './compute-cost.js';
 import { ONE, parseRatio } from './exact-math.js';
 
-const usage = (parts: Partial<TokenCounts>): TokenCounts => ({
-  promptTokens: 0,
-  completionTokens: 0,
-  totalTokens: 0,
-  cachedTokens: 0,
-  cacheWriteTokens: 0,
-  cacheWriteExtendedTokens: 0,
-  reasoningTokens: 0,
-  inputAudioTokens: 0,
-  outputAudioTokens: 0,
-  ...parts,
-});
+/** The given buckets, zero elsewhere (the total too, unless given). */
+const usage = (parts: Partial<TokenCounts>): TokenCounts => ({ ...plainTokenCounts(0, 0, 0), ...parts });
 
 test('tiers apply above their start whatever order they are written in, and the level counts the starts passed', () => {
   const compiled = compilePrice({

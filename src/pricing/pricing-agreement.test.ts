@@ -6,6 +6,7 @@ import {
   type ModelInfo,
 } from '@pydantic/genai-prices';
 import { expect, test } from 'vitest';
+import { plainTokenCounts } from '../ingest/token-counts.js';
 import type { TokenCounts } from '../storage/store.js';
 import { compilePrice, computeCost } from './compute-cost.js';
 import { ONE } from './exact-math.js';
@@ -45,19 +46,9 @@ const USAGES: Record<string, Partial<TokenCounts>> = {
   empty: {},
 };
 
+/** A record's buckets: the given ones, zero elsewhere, total = prompt + completion. */
 function counts(parts: Partial<TokenCounts>): TokenCounts {
-  const all = {
-    promptTokens: 0,
-    completionTokens: 0,
-    totalTokens: 0,
-    cachedTokens: 0,
-    cacheWriteTokens: 0,
-    cacheWriteExtendedTokens: 0,
-    reasoningTokens: 0,
-    inputAudioTokens: 0,
-    outputAudioTokens: 0,
-    ...parts,
-  };
+  const all = { ...plainTokenCounts(0, 0), ...parts };
   return { ...all, totalTokens: all.promptTokens + all.completionTokens };
 }
 

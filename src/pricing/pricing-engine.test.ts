@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { plainTokenCounts } from '../ingest/token-counts.js';
 import type { TokenCounts } from '../storage/store.js';
 import { OVERLAY_VERSION } from './overlay.js';
 import { validateOverrides } from './price-overrides.js';
@@ -11,19 +12,9 @@ const NOW = Date.UTC(2026, 10, 28, 12);
 const PACKAGE = `genai-prices@${GENAI_PRICES_VERSION}`;
 const OVERLAY = `overlay@${OVERLAY_VERSION}`;
 
+/** A record's buckets: the given ones, zero elsewhere, total = prompt + completion. */
 function counts(parts: Partial<TokenCounts>): TokenCounts {
-  const all: TokenCounts = {
-    promptTokens: 0,
-    completionTokens: 0,
-    totalTokens: 0,
-    cachedTokens: 0,
-    cacheWriteTokens: 0,
-    cacheWriteExtendedTokens: 0,
-    reasoningTokens: 0,
-    inputAudioTokens: 0,
-    outputAudioTokens: 0,
-    ...parts,
-  };
+  const all = { ...plainTokenCounts(0, 0), ...parts };
   return { ...all, totalTokens: all.promptTokens + all.completionTokens };
 }
 
