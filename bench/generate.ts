@@ -1,25 +1,43 @@
 /**
- * Writes a realistic usage database for the analytics benchmarks, through the real store (same
- * migrations, same insert path, same rollup maintenance), in large group commits.
+ * Writes a realistic usage database for the analytics benchmarks, through the real schema and the
+ * real rollup code, on both cores.
  *
  *   npx tsx bench/generate.ts [--rows 10000000] [--out /tmp/cg-bench-10m.sqlite] [--end 2026-11-28]
  *
  * The data: ~50 tracking tokens (apps) of very different sizes, each using 2-5 of 20 models from
  * three providers, with a team and env tag per app, a feature tag per call, end-user ids on the
  * apps that send them (~5,000 users), 13 months of traffic that grows over time and follows the
- * hours of the day and the days of the week, ~1% unpriced calls. Rows go in through the store's bulk
- * load (SqliteStore.loadUsage: multi-row INSERTs, the same RollupDelta/RollupWriter as ingest), with
- * usage_log's indexes dropped during the load and rebuilt at the end (--keep-indexes: maintained
- * row by row instead, to compare).
- * The file is deleted first; put it under /tmp, never in the repository.
+ * hours of the day and the days of the week, ~1% unpriced calls.
+ *
+ * The records come from a seeded generator, so two threads can produce the same stream. The main
+ * thread writes the usage rows with the store's bulk loader (positional multi-row INSERTs in 50,000-row
+ * transactions, usage_log's indexes dropped during the load and rebuilt at the end). A worker thread
+ * replays the stream through the same RollupDelta/RollupWriter as ingest into a side file with the
+ * same migrations; its rollup tables are copied into the output once both are done. The result is
+ * the file ingest would have written (bench/queries.ts checks every answer against the raw rows).
+ * --keep-indexes keeps usage_log's indexes during the load instead, to compare.
+ * The output file is deleted first; put it under /tmp, never in the repository.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { suspendUsageIndexes } from '../src/storage/sqlite/bulk-load.js';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { createBulkLoader, suspendUsageIndexes } from '../src/storage/sqlite/bulk-load.js';
+import { migrate } from '../src/storage/sqlite/migrate.js';
+import { openDatabase } from '../src/storage/sqlite/open-database.js';
+import { ROLLUP_TABLES, RollupWriter } from '../src/storage/sqlite/rollup-writer.js';
 import { createSqliteStore } from '../src/storage/sqlite/sqlite-store.js';
+import { workerEntry } from '../src/storage/sqlite/start-worker.js';
 import type { NewUsage } from '../src/storage/store.js';
 
+/** What the main thread tells the rollup worker (the worker parses no arguments of its own). */
+interface RollupJob {
+  args: string[];
+  tokenIds: number[];
+  file: string;
+}
+
 const { values } = parseArgs({
+  args: isMainThread ? process.argv.slice(2) : (workerData as RollupJob).args,
   options: {
     rows: { type: 'string', default: '10000000' },
     out: { type: 'string', default: '/tmp/cg-bench-10m.sqlite' },
@@ -171,28 +189,16 @@ function makeApps(): App[] {
 const HOURLY = [3, 2, 2, 2, 3, 4, 6, 8, 10, 12, 13, 13, 12, 12, 13, 13, 12, 11, 9, 8, 7, 6, 5, 4];
 const WEEKDAY = [0.55, 1, 1.05, 1.05, 1.05, 1, 0.6];
 
-function main(): Promise<void> {
-  if (existsSync(OUT)) for (const suffix of ['', '-wal', '-shm']) rmSync(`${OUT}${suffix}`, { force: true });
-  const store = createSqliteStore(OUT, { maxBatchRecords: BATCH_ROWS });
-  // Generated data can be regenerated: no need to fsync every commit.
-  store.db.pragma('synchronous = OFF');
-  store.db.pragma('cache_size = -1048576');
-  return run(store).finally(() => store.close());
+/** The tracking tokens to create, one per app; the same on both threads (it draws from the generator). */
+function makeTokens(apps: readonly App[]): { label: string; token: string }[] {
+  return apps.map((app) => ({
+    label: app.label,
+    token: `tok_${app.label.replace(/[^a-z0-9]/g, '')}${String(random()).slice(2, 14)}`,
+  }));
 }
 
-async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
-  const started = performance.now();
-  const apps = makeApps();
-  const tokenIds: number[] = [];
-  for (const app of apps) {
-    const created = await store.createToken({
-      label: app.label,
-      token: `tok_${app.label.replace(/[^a-z0-9]/g, '')}${String(random()).slice(2, 14)}`,
-      createdAt: START_MS,
-    });
-    if (created.status !== 'created') throw new Error(`could not create token ${app.label}`);
-    tokenIds.push(created.token.id);
-  }
+/** Every record, in time order, in batches of BATCH_ROWS. */
+function* records(apps: readonly App[], tokenIds: readonly number[]): Generator<NewUsage[]> {
   const appWeights = cumulate(apps.map((app) => app.weight));
 
   // Spread the rows over the hours: growth x2 over the period, daily and weekly cycles.
@@ -204,22 +210,9 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
   });
   const weightSum = hourWeights.reduce((a, b) => a + b, 0);
 
-  // Event ids are unique by construction: rebuilding the unique index at the end checks it.
-  const restoreIndexes = values['keep-indexes']
-    ? () => undefined
-    : suspendUsageIndexes(store.db, { unique: true });
-  let written = 0;
   let eventCounter = 0;
   let batch: NewUsage[] = [];
   let carry = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    written += await store.loadUsage(batch);
-    batch = [];
-    const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`\r${written.toLocaleString('en-US')} rows, ${seconds.toFixed(1)} s`);
-  };
-
   for (let h = 0; h < hours; h += 1) {
     const exact = ((hourWeights[h] ?? 0) / weightSum) * TOTAL_ROWS + carry;
     const count = Math.floor(exact);
@@ -247,7 +240,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
               1000,
           )
         : null;
-      const record: NewUsage = {
+      batch.push({
         ts,
         receivedAt: ts + 150,
         source: 'ingest',
@@ -277,33 +270,153 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
         rawUsage: null,
         user: app.users.length > 0 ? pick(app.users) : null,
         tags: pick(app.tagSets),
-      };
-      batch.push(record);
-
-      if (batch.length >= BATCH_ROWS) await flush();
+      });
+      if (batch.length >= BATCH_ROWS) {
+        yield batch;
+        batch = [];
+      }
     }
   }
-  await flush();
-  const indexing = performance.now();
+  if (batch.length > 0) yield batch;
+}
+
+/** The worker: the same records, through RollupDelta/RollupWriter, into the side file's rollup tables. */
+function buildRollups(job: RollupJob): RollupResult {
+  const started = performance.now();
+  const apps = makeApps();
+  makeTokens(apps);
+  const db = openDatabase(job.file);
+  try {
+    migrate(db);
+    db.pragma('synchronous = OFF');
+    db.pragma('cache_size = -524288');
+    const rollups = new RollupWriter(db);
+    // One transaction per batch, as the store's bulk load does (staging 500,000 rows per flush
+    // instead was slower: bigger deltas to project and collect).
+    const write = db.transaction((batch: NewUsage[]) => {
+      rollups.stageRows(batch);
+      rollups.flush();
+    });
+    let rows = 0;
+    for (const batch of records(apps, job.tokenIds)) {
+      write(batch);
+      rows += batch.length;
+    }
+    return { rows, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    db.close();
+  }
+}
+
+interface RollupResult {
+  rows: number;
+  seconds: number;
+}
+
+function startRollupWorker(job: RollupJob): Promise<RollupResult> {
+  const worker = new Worker(workerEntry(new URL(import.meta.url)), {
+    workerData: job,
+    // Rollup deltas allocate an object per new key: a larger young generation cut the worker's GC
+    // (2M rows: 27.2 s with the default, 25.5 s with this).
+    resourceLimits: { maxYoungGenerationSizeMb: 192 },
+  });
+  return new Promise((resolve, reject) => {
+    let result: RollupResult | undefined;
+    worker.once('message', (message: RollupResult) => {
+      result = message;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      result === undefined ? reject(new Error(`rollup worker exited with code ${code}`)) : resolve(result),
+    );
+  });
+}
+
+function removeDatabase(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+}
+
+function main(): Promise<void> {
+  if (existsSync(OUT)) removeDatabase(OUT);
+  const store = createSqliteStore(OUT);
+  // Generated data can be regenerated: no need to fsync every commit.
+  store.db.pragma('synchronous = OFF');
+  store.db.pragma('cache_size = -1048576');
+  return run(store).finally(() => store.close());
+}
+
+async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
+  const started = performance.now();
+  const apps = makeApps();
+  const tokenIds: number[] = [];
+  for (const token of makeTokens(apps)) {
+    const created = await store.createToken({ ...token, createdAt: START_MS });
+    if (created.status !== 'created') throw new Error(`could not create token ${token.label}`);
+    tokenIds.push(created.token.id);
+  }
+  const rollupFile = `${OUT}.rollups`;
+  removeDatabase(rollupFile);
+  const rollupsDone = startRollupWorker({ args: process.argv.slice(2), tokenIds, file: rollupFile });
+  // Keep a worker failure from being an unhandled rejection while the main thread is still loading.
+  rollupsDone.catch(() => undefined);
+
+  // Event ids are unique by construction: rebuilding the unique index at the end checks it.
+  const restoreIndexes = values['keep-indexes']
+    ? () => undefined
+    : suspendUsageIndexes(store.db, { unique: true });
+  const bulkLoad = createBulkLoader(store.db);
+  const load = store.db.transaction((batch: NewUsage[]) => bulkLoad(batch));
+  let written = 0;
+  for (const batch of records(apps, tokenIds)) {
+    load(batch);
+    written += batch.length;
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`\r${written.toLocaleString('en-US')} rows, ${seconds.toFixed(1)} s`);
+  }
+  const loaded = performance.now();
+  // A large page cache helps the load but makes CREATE INDEX's sort several times slower (one 10M-row
+  // index: 18 s with 1 GB, 5 s with SQLite's default 2 MB; bench/README.md).
+  store.db.pragma('cache_size = -2000');
   restoreIndexes();
-  const indexSeconds = (performance.now() - indexing) / 1000;
+  const indexed = performance.now();
+  const rollupWorker = await rollupsDone;
+  if (rollupWorker.rows !== written) {
+    throw new Error(`the rollup worker saw ${rollupWorker.rows} rows, the main thread wrote ${written}`);
+  }
+  const waited = performance.now();
+  // Same schema, empty targets: SQLite copies these tables page by page.
+  store.db.prepare('ATTACH DATABASE ? AS rollups').run(rollupFile);
+  store.db.transaction(() => {
+    for (const table of Object.values(ROLLUP_TABLES)) {
+      store.db.exec(`INSERT INTO main.${table} SELECT * FROM rollups.${table}`);
+    }
+  })();
+  store.db.exec('DETACH DATABASE rollups');
+  removeDatabase(rollupFile);
+  const copied = performance.now();
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const rollupRows = ['hour', 'day', 'month'].map(
+  const phase = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`;
+  const rollupRows = (['quarterHour', 'hour', 'day', 'month'] as const).map(
     (unit) =>
-      `${unit} ${(store.db.prepare(`SELECT COUNT(*) AS n FROM usage_rollup_${unit}`).get() as { n: number }).n.toLocaleString('en-US')}`,
+      `${unit} ${(store.db.prepare(`SELECT COUNT(*) AS n FROM ${ROLLUP_TABLES[unit]}`).get() as { n: number }).n.toLocaleString('en-US')}`,
   );
   process.stdout.write(
-    `\n${written.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s (of which indexes ${indexSeconds.toFixed(1)} s) ` +
-      `= ${Math.round(written / seconds).toLocaleString('en-US')} rows/s (process CPU ${cpuSeconds.toFixed(1)} s); ` +
+    `\n${written.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s ` +
+      `= ${Math.round(written / seconds).toLocaleString('en-US')} rows/s (process CPU ${cpuSeconds.toFixed(1)} s, both threads); ` +
+      `rows ${phase(started, loaded)}, indexes ${phase(loaded, indexed)}, waiting for the rollup worker ${phase(indexed, waited)} ` +
+      `(its run ${rollupWorker.seconds.toFixed(1)} s), rollup copy ${phase(waited, copied)}; ` +
       `${(statSync(OUT).size / 1e9).toFixed(2)} GB; ` +
       `rollup rows: ${rollupRows.join(', ')}\n`,
   );
 }
 
-main().catch((error: unknown) => {
+function fail(error: unknown): never {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
-});
+}
+
+if (isMainThread) main().catch(fail);
+else parentPort?.postMessage(buildRollups(workerData as RollupJob));

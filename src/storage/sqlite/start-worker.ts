@@ -13,6 +13,14 @@ function workerUrl(name: string): URL {
   return new URL(`./${name}${isTypeScript ? '.ts' : '.js'}`, import.meta.url);
 }
 
+/**
+ * What to pass to `new Worker` for a module: the module itself, or for a .ts file a bootstrap that
+ * registers tsx's loader first (workers do not inherit it).
+ */
+export function workerEntry(target: URL): URL {
+  return target.pathname.endsWith('.ts') ? typeScriptBootstrap(target) : target;
+}
+
 function typeScriptBootstrap(target: URL): URL {
   const tsxApi = pathToFileURL(
     createRequire(import.meta.url)
@@ -28,6 +36,5 @@ export function startWorker(
   workerData: unknown,
   resourceLimits: ResourceLimits = {},
 ): Worker {
-  const url = workerUrl(name);
-  return new Worker(isTypeScript ? typeScriptBootstrap(url) : url, { workerData, resourceLimits });
+  return new Worker(workerEntry(workerUrl(name)), { workerData, resourceLimits });
 }
