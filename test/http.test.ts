@@ -180,6 +180,10 @@ describe('admin rate limit', () => {
       // Exempt paths are not limited; ingest has its own per-token limit.
       expect((await limited.app.inject({ method: 'GET', url: '/ping' })).statusCode).toBe(200);
       expect((await limited.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+      // The API docs page and its assets are static: never limited.
+      for (const url of ['/docs', '/docs/static/index.html', '/docs/static/swagger-ui.css']) {
+        expect((await limited.app.inject({ method: 'GET', url })).statusCode).not.toBe(429);
+      }
       const { token } = await (async () => {
         limited.clock.advance(60_000);
         return limited.createToken('t');

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { BucketDecision, BucketStore } from '../../ratelimit/bucket-store.js';
+import { DOCS_PREFIX } from '../openapi.js';
 
 export function setRateLimitHeaders(reply: FastifyReply, decision: BucketDecision): void {
   reply.header('x-ratelimit-limit', decision.limit);
@@ -20,6 +21,8 @@ export function rateLimitedError(decision: BucketDecision, message = 'Rate limit
 /**
  * The admin limiter: one bucket per client IP (RATE_LIMIT_RPM / RATE_LIMIT_BURST) for every request
  * that is not on an exempt path and not an ingest route (ingest is limited per tracking token).
+ * The API docs page (`/docs` and its scripts and styles) is always exempt: it serves static files
+ * and no data, and opening it would otherwise spend half a dozen requests of the caller's burst.
  */
 export function createAdminRateLimiter(deps: {
   config: Config;
@@ -29,7 +32,7 @@ export function createAdminRateLimiter(deps: {
 }) {
   const { config, buckets, clock, metrics } = deps;
   const limits = { capacity: config.rateLimit.burst, refillPerMinute: config.rateLimit.ratePerMinute };
-  const exempt = config.rateLimit.exemptPaths;
+  const exempt = [...config.rateLimit.exemptPaths, DOCS_PREFIX];
 
   const isExempt = (path: string) =>
     exempt.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
