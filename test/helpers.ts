@@ -6,7 +6,11 @@ import { type App, buildApp } from '../src/app.js';
 import { testConfig } from '../src/config.js';
 import { type Clock, createManualClock } from '../src/lib/clock.js';
 import { Metrics } from '../src/metrics/metrics.js';
-import { createSqliteStore, type SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
+import {
+  createSqliteStore,
+  type SqliteStore,
+  type SqliteStoreOptions,
+} from '../src/storage/sqlite/sqlite-store.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const INGEST_KEY = 'test-ingest-key-0123456789';
@@ -34,7 +38,7 @@ export const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 /** A whole app on a fresh SQLite file, with keys set and generous limits unless overridden. */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; store?: Pick<SqliteStoreOptions, 'scanTimeoutMs'> } = {},
 ): Promise<TestContext> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cg-test-'));
   const config = testConfig({
@@ -50,6 +54,7 @@ export async function createTestApp(
     onCommit: (n, ms) => metrics.recordCommit(n, ms),
     onSync: (ms) => metrics.recordSync(ms),
     onRead: (operation, ms) => metrics.recordRead(operation, ms),
+    ...options.store,
   });
   const clock = createManualClock(T0);
   const app = await buildApp({ config, store, clock: options.clock ?? clock, metrics });

@@ -199,6 +199,43 @@ test('a filter on a user and a tag together is answered from the raw rows, with 
   expect(several).toMatchObject({ source: 'raw', items: [] });
 });
 
+test('a raw-row question past its time limit answers 503 in the error shape; other reads do not wait for it', async () => {
+  // 1 ms: no worker can even start in that time, so every scan is stopped.
+  const slow = await createTestApp({}, { store: { scanTimeoutMs: 1 } });
+  try {
+    const { token } = await slow.createToken('web');
+    const sent = await slow.ingest({
+      tracking_token: token,
+      model: 'gpt-4o-mini',
+      prompt_tokens: 1000,
+      completion_tokens: 500,
+      timestamp: '2026-11-20T10:00:00Z',
+      user: 'alice',
+      tags: { team: 'search' },
+    });
+    expect(sent.statusCode).toBe(201);
+    const scan = '/usage/summary?start=2026-11-20&end=2026-11-20&user=alice&tag=team:search';
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      // The second time a new worker is started, and stopped again: the same answer, never a 500.
+      const refused = await slow.admin('GET', scan);
+      expect(refused.statusCode, refused.body).toBe(503);
+      expect(refused.json()).toMatchObject({
+        status: 'error',
+        code: 'unavailable',
+        message: expect.stringMatching(/cannot be answered from the rollups.*narrow the time range/),
+        requestId: expect.any(String),
+      });
+    }
+    // Questions the rollups answer, and the other reads, run on the other worker.
+    const fromRollups = await slow.admin('GET', '/usage/summary?start=2026-11-20&end=2026-11-20&user=alice');
+    expect(fromRollups.statusCode).toBe(200);
+    expect(fromRollups.json()).toMatchObject({ source: 'rollups', current: { requests: 1 } });
+    expect((await slow.admin('GET', '/data')).json().data).toHaveLength(1);
+  } finally {
+    await slow.close();
+  }
+});
+
 test.each([
   ['/usage/timeseries?group_by=colour', /group_by must be one of/],
   ['/usage/timeseries?group_by=tag:bad%20key', /group_by must be one of/],

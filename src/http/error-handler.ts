@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js';
+import { QueryTimeoutError } from '../storage/store.js';
 
 const CODE_FOR_STATUS: Record<number, ErrorCode> = Object.fromEntries(
   Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode]),
@@ -31,6 +32,12 @@ export function toAppError(error: FastifyError | Error): AppError {
     return new AppError('invalid_request', error.message);
   }
   if (error instanceof SyntaxError) return new AppError('invalid_request', 'Request body is not valid JSON');
+  if (error instanceof QueryTimeoutError) {
+    return new AppError(
+      'unavailable',
+      `This question cannot be answered from the rollups, and reading the usage rows for it took longer than ${Math.round(error.timeoutMs / 1000)} s; narrow the time range or the filters.`,
+    );
+  }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     const code = CODE_FOR_STATUS[status] ?? 'invalid_request';

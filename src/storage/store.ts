@@ -323,3 +323,14 @@ export interface Store {
   /** Usage totals per interval and group (analytics); see usage-aggregate.ts. */
   aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult>;
 }
+
+/**
+ * A read that has to scan usage rows (an analytics question the rollups cannot answer) ran past
+ * the store's time limit and was abandoned.
+ */
+export class QueryTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the query scanned usage rows for longer than ${Math.round(timeoutMs / 1000)} s and was stopped`);
+    this.name = 'QueryTimeoutError';
+  }
+}

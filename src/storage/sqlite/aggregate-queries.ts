@@ -91,6 +91,11 @@ function chooseDims(filter: UsageFilter, groupBy: UsageGroupBy | null): Dims {
   return { dim, value: values ? [...values][0] : undefined };
 }
 
+/** Whether the query is answered from usage rows alone (asked so, or no rollup dimension fits it). */
+export function scansUsageRows(query: UsageAggregateQuery): boolean {
+  return query.source === 'raw' || chooseDims(query.filter, query.groupBy).dim === undefined;
+}
+
 /** What a rollup row must keep apart to answer the query. */
 function detailNeed(filter: UsageFilter, groupBy: UsageGroupBy | null): DetailNeed {
   return {

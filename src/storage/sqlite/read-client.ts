@@ -1,6 +1,14 @@
 import type { Worker } from 'node:worker_threads';
 import type { ExportFormat } from '../../lib/usage-export.js';
-import type { ModelUsage, StoreStats, TokenSummary, UsageCursor, UsageFilter, UsagePage } from '../store.js';
+import {
+  type ModelUsage,
+  QueryTimeoutError,
+  type StoreStats,
+  type TokenSummary,
+  type UsageCursor,
+  type UsageFilter,
+  type UsagePage,
+} from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
 import { startWorker } from './start-worker.js';
@@ -12,17 +20,34 @@ const READ_WORKER_YOUNG_GENERATION_MB = 64;
 /** Export rows per message: smaller chunks keep less text in flight in both threads. */
 const EXPORT_ROWS_PER_MESSAGE = 500;
 
-/** The main thread's handle on the read worker: request/response over postMessage. */
+export interface ReadClientOptions {
+  /** Called when the worker answers, with the operation and the time since it was asked; for metrics. */
+  onRead?: ((operation: string, durationMs: number) => void) | undefined;
+  /**
+   * A call not answered within this time is abandoned: the worker is stopped (better-sqlite3 cannot
+   * interrupt a statement), every call waiting on it is refused with QueryTimeoutError, and the
+   * next call starts a new worker.
+   */
+  timeoutMs?: number | undefined;
+}
+
+/** The main thread's handle on a read worker: request/response over postMessage. */
 export class ReadClient {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private closed = false;
 
+  private readonly onRead: ((operation: string, durationMs: number) => void) | undefined;
+  private readonly timeoutMs: number | undefined;
+
   constructor(
     private readonly dbPath: string,
-    private readonly onRead?: (operation: string, durationMs: number) => void,
-  ) {}
+    options: ReadClientOptions = {},
+  ) {
+    this.onRead = options.onRead;
+    this.timeoutMs = options.timeoutMs;
+  }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
@@ -43,7 +68,9 @@ export class ReadClient {
       else waiter.reject(new Error(`read worker: ${response.error}`));
     });
     const fail = (error: Error) => {
-      if (this.worker === worker) this.worker = undefined;
+      // A worker abandoned after a timeout exits later: its successor's calls are not its own.
+      if (this.worker !== undefined && this.worker !== worker) return;
+      this.worker = undefined;
       for (const waiter of this.pending.values()) waiter.reject(error);
       this.pending.clear();
     };
@@ -66,9 +93,26 @@ export class ReadClient {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...request, id });
     });
+    if (this.timeoutMs !== undefined) {
+      const timeoutMs = this.timeoutMs;
+      const timer = setTimeout(() => {
+        if (this.pending.has(id)) this.abandon(worker, new QueryTimeoutError(timeoutMs));
+      }, timeoutMs);
+      timer.unref();
+      const clear = () => clearTimeout(timer);
+      answer.then(clear, clear);
+    }
     if (!this.onRead) return answer;
     const onRead = this.onRead;
     return answer.finally(() => onRead(request.op, performance.now() - started));
+  }
+
+  /** Stops a worker that is stuck in a statement, refusing whatever waits on it. */
+  private abandon(worker: Worker, error: Error): void {
+    if (this.worker === worker) this.worker = undefined;
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+    void worker.terminate();
   }
 
   ping(): Promise<unknown> {

@@ -15,6 +15,7 @@ import type {
 } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import { withUsageNotifications } from '../usage-notifications.js';
+import { scansUsageRows } from './aggregate-queries.js';
 import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -36,6 +37,11 @@ export interface SqliteStoreOptions {
   maxBatchRecords?: number;
   /** Called when the read worker answers, with the operation and the time since it was asked; for metrics. */
   onRead?: (operation: string, durationMs: number) => void;
+  /**
+   * How long an analytics question that the rollups cannot answer may scan usage rows before it is
+   * stopped (QueryTimeoutError). Default 30 s.
+   */
+  scanTimeoutMs?: number;
 }
 
 export interface SqliteStore extends Store {
@@ -66,6 +72,7 @@ const INSERT_USAGE = `
  */
 const TOKEN_CACHE_MS = 1000;
 const TOKEN_CACHE_MAX = 10_000;
+const DEFAULT_SCAN_TIMEOUT_MS = 30_000;
 
 export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteStore {
   // COMMIT does not wait for the disk here: WriteQueue answers a write once walSync has made it
@@ -94,7 +101,14 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     onSync: options.onSync,
   });
 
-  const reads = new ReadClient(dbPath, options.onRead);
+  const reads = new ReadClient(dbPath, { onRead: options.onRead });
+  // Analytics questions the rollups cannot answer scan usage rows for seconds at millions of rows:
+  // they run on a worker of their own, so the reads behind them (the dashboard, /data, tokens) do
+  // not wait, and they are stopped after scanTimeoutMs.
+  const scans = new ReadClient(dbPath, {
+    onRead: options.onRead,
+    timeoutMs: options.scanTimeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS,
+  });
   const tokenCache = new Map<string, { record: TokenRecord | undefined; expiresAt: number }>();
 
   const insertUsage = db.prepare(INSERT_USAGE);
@@ -141,6 +155,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       closed = true;
       await writes.drainAndClose();
       await reads.close();
+      await scans.close();
       walSync.close();
       db.close();
     },
@@ -245,7 +260,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
 
     aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult> {
-      return reads.aggregateUsage(query);
+      return scansUsageRows(query) ? scans.aggregateUsage(query) : reads.aggregateUsage(query);
     },
 
     listModelUsage(): Promise<ModelUsage[]> {
