@@ -24,6 +24,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { createBulkLoader, suspendUsageIndexes } from '../src/storage/sqlite/bulk-load.js';
 import { migrate } from '../src/storage/sqlite/migrate.js';
 import { openDatabase } from '../src/storage/sqlite/open-database.js';
+import { RateSetIds } from '../src/storage/sqlite/rate-sets.js';
 import { ROLLUP_TABLES, RollupWriter } from '../src/storage/sqlite/rollup-writer.js';
 import { createSqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import { workerEntry } from '../src/storage/sqlite/start-worker.js';
@@ -364,7 +365,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
   const restoreIndexes = values['keep-indexes']
     ? () => undefined
     : suspendUsageIndexes(store.db, { unique: true });
-  const bulkLoad = createBulkLoader(store.db);
+  const bulkLoad = createBulkLoader(store.db, new RateSetIds(store.db));
   const load = store.db.transaction((batch: NewUsage[]) => bulkLoad(batch));
   let written = 0;
   for (const batch of records(apps, tokenIds)) {

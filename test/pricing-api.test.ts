@@ -38,7 +38,9 @@ async function rows() {
 function storedPricing(id: number) {
   return ctx.store.db
     .prepare(
-      'SELECT cost_nanousd AS cost, pricing_status AS status, pricing_source AS source, pricing_rates AS rates FROM usage_log WHERE id = ?',
+      `SELECT cost_nanousd AS cost, pricing_status AS status, pricing_source AS source,
+              COALESCE(pricing_rates, (SELECT rates FROM pricing_rate_sets WHERE id = pricing_rates_id)) AS rates
+         FROM usage_log WHERE id = ?`,
     )
     .get(id) as { cost: number | null; status: string; source: string | null; rates: string | null };
 }

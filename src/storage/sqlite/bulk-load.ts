@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { NewUsage } from '../store.js';
+import type { RateSetIds } from './rate-sets.js';
 import { fillUsageValues, USAGE_COLUMNS } from './usage-columns.js';
 
 /**
@@ -13,7 +14,10 @@ import { fillUsageValues, USAGE_COLUMNS } from './usage-columns.js';
 /** Rows per statement: 50 x 29 parameters stays far below SQLite's limit of 32,766. */
 const ROWS_PER_STATEMENT = 50;
 
-export function createBulkLoader(db: Database.Database): (records: readonly NewUsage[]) => void {
+export function createBulkLoader(
+  db: Database.Database,
+  rateSets: RateSetIds,
+): (records: readonly NewUsage[]) => void {
   const row = `(${USAGE_COLUMNS.map(() => '?').join(', ')})`;
   const insert = (count: number) =>
     db.prepare(
@@ -28,13 +32,13 @@ export function createBulkLoader(db: Database.Database): (records: readonly NewU
     for (; index + ROWS_PER_STATEMENT <= records.length; index += ROWS_PER_STATEMENT) {
       for (let i = 0; i < ROWS_PER_STATEMENT; i += 1) {
         const record = records[index + i] as NewUsage;
-        fillUsageValues(params, i * USAGE_COLUMNS.length, record);
+        fillUsageValues(params, i * USAGE_COLUMNS.length, record, rateSets.idFor(record.pricingRates));
       }
       many.run(params);
     }
     for (; index < records.length; index += 1) {
       const record = records[index] as NewUsage;
-      fillUsageValues(single, 0, record);
+      fillUsageValues(single, 0, record, rateSets.idFor(record.pricingRates));
       one.run(single);
     }
   };

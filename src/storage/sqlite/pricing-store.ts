@@ -9,6 +9,7 @@ import type {
   RepriceScope,
   Store,
 } from '../store.js';
+import type { RateSetIds } from './rate-sets.js';
 import { RollupDelta, type RollupWriter } from './rollup-writer.js';
 import { tagsFromJson } from './usage-columns.js';
 import type { WriteQueue } from './write-queue.js';
@@ -41,7 +42,7 @@ const REPRICE_COLUMNS = `
   input_audio_tokens AS inputAudioTokens, output_audio_tokens AS outputAudioTokens,
   service_tier AS serviceTier, batch, completion_window AS completionWindow,
   cost_nanousd AS costNanoUsd, pricing_status AS pricingStatus, pricing_source AS pricingSource,
-  pricing_rates AS pricingRates`;
+  COALESCE(pricing_rates, (SELECT rates FROM pricing_rate_sets WHERE id = pricing_rates_id)) AS pricingRates`;
 
 const RUN_COLUMNS = `
   id, kind, undo_of AS undoOf, status, actor, request_id AS requestId, started_at AS startedAt,
@@ -85,11 +86,15 @@ interface RawChange {
   newRates: string | null;
 }
 
-/** `rollups` receives every applied cost change, in the transaction that applies it. */
+/**
+ * `rollups` receives every applied cost change, in the transaction that applies it; `rateSets`
+ * stores the new rates (the writer's, cleared when a transaction rolls back).
+ */
 export function createPricingMethods(
   db: Database.Database,
   writes: WriteQueue,
   rollups: RollupWriter,
+  rateSets: RateSetIds,
 ): PricingMethods {
   const latestOverrides = db.prepare(
     `SELECT ${OVERRIDE_COLUMNS} FROM price_override_versions ORDER BY version DESC LIMIT 1`,
@@ -106,7 +111,7 @@ export function createPricingMethods(
   const updateCost = db.prepare(
     `UPDATE usage_log
         SET cost_nanousd = @newCost, pricing_status = @newStatus, pricing_source = @newSource,
-            pricing_rates = @newRates
+            pricing_rates = NULL, pricing_rates_id = @newRatesId
       WHERE id = @usageId AND cost_nanousd IS @oldCost AND pricing_status = @oldStatus
         AND pricing_source IS @oldSource`,
   );
@@ -220,6 +225,7 @@ export function createPricingMethods(
               newStatus: change.new.status,
               newSource: change.new.source,
               newRates: change.new.rates,
+              newRatesId: rateSets.idFor(change.new.rates),
             };
             if (updateCost.run(params).changes !== 1) continue;
             insertChange.run(params);

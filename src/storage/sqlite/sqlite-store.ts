@@ -21,6 +21,7 @@ import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { createPricingMethods } from './pricing-store.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
+import { RateSetIds } from './rate-sets.js';
 import { ReadClient } from './read-client.js';
 import { RollupWriter } from './rollup-writer.js';
 import { createSessionMethods } from './sessions.js';
@@ -81,6 +82,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   migrate(db);
   const walSync = createWalSync(db, dbPath);
   const rollups = new RollupWriter(db);
+  const rateSets = new RateSetIds(db);
   // Last-seen times of the tokens written in the current transaction, applied once at its end,
   // with the rollup rows of every job of the transaction.
   let touched = new Map<number, number>();
@@ -96,6 +98,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     onRollback: () => {
       touched = new Map();
       rollups.discardStaged();
+      rateSets.clear();
     },
     sync: walSync.sync,
     onSync: options.onSync,
@@ -132,7 +135,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const softDelete = db.prepare(
     'UPDATE ingest_tokens SET deleted_at = ?, active = 0 WHERE id = ? AND deleted_at IS NULL',
   );
-  const bulkLoad = createBulkLoader(db);
+  const bulkLoad = createBulkLoader(db, rateSets);
   const deleteUsage = db.prepare('DELETE FROM usage_log');
   const ping = db.prepare('SELECT 1 AS ok');
 
@@ -207,7 +210,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         const seen = new Map<number, number>();
         for (const record of records) {
           // run() and lastInsertRowid rather than RETURNING: cheaper, and a conflict shows as 0 changes.
-          fillUsageValues(insertValues, 0, record);
+          fillUsageValues(insertValues, 0, record, rateSets.idFor(record.pricingRates));
           const inserted = insertUsage.run(insertValues);
           if (inserted.changes === 1) {
             outcomes.push({ status: 'created', id: Number(inserted.lastInsertRowid) });
@@ -267,7 +270,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return reads.listModelUsage();
     },
 
-    ...createPricingMethods(db, writes, rollups),
+    ...createPricingMethods(db, writes, rollups, rateSets),
 
     ...createSessionMethods(db, writes),
   });

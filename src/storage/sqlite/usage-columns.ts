@@ -24,7 +24,7 @@ export const USAGE_COLUMNS = [
   'cost_nanousd',
   'pricing_status',
   'pricing_source',
-  'pricing_rates',
+  'pricing_rates_id',
   'client_cost_nanousd',
   'meta',
   'raw_usage',
@@ -34,11 +34,16 @@ export const USAGE_COLUMNS = [
 ] as const;
 
 /**
- * Writes the record's values for USAGE_COLUMNS into `into` from `at` on. Statements are bound
- * positionally: binding ~30 named parameters from an object cost about as much as the insert
- * itself (bench/README.md, ingest).
+ * Writes the record's values for USAGE_COLUMNS into `into` from `at` on, with `rateSetId` for its
+ * pricingRates (RateSetIds.idFor). Statements are bound positionally: binding ~30 named parameters
+ * from an object cost about as much as the insert itself (bench/README.md, ingest).
  */
-export function fillUsageValues(into: unknown[], at: number, record: NewUsage): void {
+export function fillUsageValues(
+  into: unknown[],
+  at: number,
+  record: NewUsage,
+  rateSetId: number | null,
+): void {
   into[at] = record.ts;
   into[at + 1] = record.receivedAt;
   into[at + 2] = record.source;
@@ -61,7 +66,7 @@ export function fillUsageValues(into: unknown[], at: number, record: NewUsage): 
   into[at + 19] = record.costNanoUsd;
   into[at + 20] = record.pricingStatus;
   into[at + 21] = record.pricingSource;
-  into[at + 22] = record.pricingRates;
+  into[at + 22] = rateSetId;
   into[at + 23] = record.clientCostNanoUsd;
   into[at + 24] = record.meta;
   into[at + 25] = record.rawUsage;
