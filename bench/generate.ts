@@ -18,9 +18,10 @@
  * --keep-indexes keeps usage_log's indexes during the load instead, to compare.
  * The output file is deleted first; put it under /tmp, never in the repository.
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { removeDatabaseFiles } from '../src/storage/sqlite/backup.js';
 import { createBulkLoader, suspendUsageIndexes } from '../src/storage/sqlite/bulk-load.js';
 import { migrate } from '../src/storage/sqlite/migrate.js';
 import { openDatabase } from '../src/storage/sqlite/open-database.js';
@@ -333,12 +334,8 @@ function startRollupWorker(job: RollupJob): Promise<RollupResult> {
   });
 }
 
-function removeDatabase(file: string): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
-}
-
 function main(): Promise<void> {
-  if (existsSync(OUT)) removeDatabase(OUT);
+  removeDatabaseFiles(OUT);
   const store = createSqliteStore(OUT);
   // Generated data can be regenerated: no need to fsync every commit.
   store.db.pragma('synchronous = OFF');
@@ -356,7 +353,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
     tokenIds.push(created.token.id);
   }
   const rollupFile = `${OUT}.rollups`;
-  removeDatabase(rollupFile);
+  removeDatabaseFiles(rollupFile);
   const rollupsDone = startRollupWorker({ args: process.argv.slice(2), tokenIds, file: rollupFile });
   // Keep a worker failure from being an unhandled rejection while the main thread is still loading.
   rollupsDone.catch(() => undefined);
@@ -393,7 +390,7 @@ async function run(store: ReturnType<typeof createSqliteStore>): Promise<void> {
     }
   })();
   store.db.exec('DETACH DATABASE rollups');
-  removeDatabase(rollupFile);
+  removeDatabaseFiles(rollupFile);
   const copied = performance.now();
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   const seconds = (performance.now() - started) / 1000;

@@ -100,6 +100,7 @@ function hasTable(db: Database.Database, name: string): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
 }
 
-function removeDatabaseFiles(file: string): void {
+/** Deletes a database file with its WAL, shared-memory and rollback journal files, if present. */
+export function removeDatabaseFiles(file: string): void {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
 }

@@ -9,7 +9,7 @@ import type {
   RepriceScope,
   Store,
 } from '../store.js';
-import type { RateSetIds } from './rate-sets.js';
+import { type RateSetIds, storedRatesSql } from './rate-sets.js';
 import { RollupDelta, type RollupWriter } from './rollup-writer.js';
 import { tagsFromJson } from './usage-columns.js';
 import type { WriteQueue } from './write-queue.js';
@@ -42,7 +42,7 @@ const REPRICE_COLUMNS = `
   input_audio_tokens AS inputAudioTokens, output_audio_tokens AS outputAudioTokens,
   service_tier AS serviceTier, batch, completion_window AS completionWindow,
   cost_nanousd AS costNanoUsd, pricing_status AS pricingStatus, pricing_source AS pricingSource,
-  COALESCE(pricing_rates, (SELECT rates FROM pricing_rate_sets WHERE id = pricing_rates_id)) AS pricingRates`;
+  ${storedRatesSql('usage_log')} AS pricingRates`;
 
 const RUN_COLUMNS = `
   id, kind, undo_of AS undoOf, status, actor, request_id AS requestId, started_at AS startedAt,

@@ -11,6 +11,7 @@ import type {
   UsageRow,
 } from '../store.js';
 import { analyticsFilterSql } from './aggregate-queries.js';
+import { storedRatesSql } from './rate-sets.js';
 import { tagsFromJson } from './usage-columns.js';
 
 /**
@@ -27,7 +28,7 @@ const USAGE_COLUMNS = `
   u.reasoning_tokens AS reasoningTokens, u.input_audio_tokens AS inputAudioTokens,
   u.output_audio_tokens AS outputAudioTokens, u.service_tier AS serviceTier, u.batch,
   u.completion_window AS completionWindow, u.cost_nanousd AS costNanoUsd,
-  u.pricing_status AS pricingStatus, u.pricing_source AS pricingSource, COALESCE(u.pricing_rates, (SELECT rates FROM pricing_rate_sets WHERE id = u.pricing_rates_id)) AS pricingRates,
+  u.pricing_status AS pricingStatus, u.pricing_source AS pricingSource, ${storedRatesSql('u')} AS pricingRates,
   u.client_cost_nanousd AS clientCostNanoUsd, u.meta, u.raw_usage AS rawUsage, t.label AS tokenLabel,
   u.end_user AS user, u.tags`;
 

@@ -32,3 +32,11 @@ export class RateSetIds {
     this.ids.clear();
   }
 }
+
+/**
+ * The rates of a usage row as SQL: rows written before migration 007 keep their own text, later
+ * ones point at a set. `table` is the name or alias usage_log has in the query.
+ */
+export function storedRatesSql(table: string): string {
+  return `COALESCE(${table}.pricing_rates, (SELECT rates FROM pricing_rate_sets WHERE id = ${table}.pricing_rates_id))`;
+}

@@ -67,13 +67,7 @@ export class ReadClient {
       if (response.ok) waiter.resolve(response.result);
       else waiter.reject(new Error(`read worker: ${response.error}`));
     });
-    const fail = (error: Error) => {
-      // A worker abandoned after a timeout exits later: its successor's calls are not its own.
-      if (this.worker !== undefined && this.worker !== worker) return;
-      this.worker = undefined;
-      for (const waiter of this.pending.values()) waiter.reject(error);
-      this.pending.clear();
-    };
+    const fail = (error: Error) => this.drop(worker, error);
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`read worker exited with code ${code}`)));
     worker.unref();
@@ -107,11 +101,18 @@ export class ReadClient {
     return answer.finally(() => onRead(request.op, performance.now() - started));
   }
 
-  /** Stops a worker that is stuck in a statement, refusing whatever waits on it. */
-  private abandon(worker: Worker, error: Error): void {
-    if (this.worker === worker) this.worker = undefined;
+  /** Forgets a failed worker and refuses every call waiting on it; the next call starts another. */
+  private drop(worker: Worker, error: Error): void {
+    // A worker abandoned after a timeout exits later: its successor's calls are not its own.
+    if (this.worker !== undefined && this.worker !== worker) return;
+    this.worker = undefined;
     for (const waiter of this.pending.values()) waiter.reject(error);
     this.pending.clear();
+  }
+
+  /** Stops a worker that is stuck in a statement, refusing whatever waits on it. */
+  private abandon(worker: Worker, error: Error): void {
+    this.drop(worker, error);
     void worker.terminate();
   }
 
