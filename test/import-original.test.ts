@@ -3,10 +3,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { EXIT } from '../src/cli/exit-codes.js';
+import { plainTokenCounts } from '../src/ingest/token-counts.js';
 import { openImportTarget } from '../src/storage/sqlite/import-writer.js';
 import { createCliSandbox } from './cli-helpers.js';
 import { createTestApp, type TestContext } from './helpers.js';
 import { createOriginalV02, createOriginalV03, ORIGINAL_TOKENS, ROWS } from './original-fixture.js';
+import { usage } from './usage-fixture.js';
 
 let box: ReturnType<typeof createCliSandbox>;
 let original: string;
@@ -297,35 +299,16 @@ test('a missing file, a non-database, our own database and the target itself exi
 test('the store refuses a second usage row with the same original id', async () => {
   const app = await createTestApp({ DB_PATH: box.dbPath });
   apps.push(app);
-  const row = {
+  const row = usage({
     ts: 0,
     receivedAt: 0,
-    source: 'import' as const,
-    ingestTokenId: null,
-    eventId: null,
-    provider: 'openai',
+    source: 'import',
     model: 'gpt-4o-mini',
-    promptTokens: 1,
-    completionTokens: 0,
-    totalTokens: 1,
-    cachedTokens: 0,
-    cacheWriteTokens: 0,
-    cacheWriteExtendedTokens: 0,
-    reasoningTokens: 0,
-    inputAudioTokens: 0,
-    outputAudioTokens: 0,
-    serviceTier: null,
-    batch: false,
-    completionWindow: null,
+    ...plainTokenCounts(1, 0),
     costNanoUsd: 150,
-    pricingStatus: 'priced' as const,
     pricingSource: null,
-    pricingRates: null,
-    clientCostNanoUsd: null,
-    meta: null,
-    rawUsage: null,
     originalId: 42,
-  };
+  });
   expect((await app.store.insertUsage([row]))[0]?.status).toBe('created');
   await expect(app.store.insertUsage([row])).rejects.toThrow(
     /UNIQUE constraint failed: usage_log.original_id/,

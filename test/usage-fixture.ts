@@ -1,3 +1,4 @@
+import { plainTokenCounts } from '../src/ingest/token-counts.js';
 import type { NewUsage } from '../src/storage/store.js';
 
 /** A realistic stored usage row (gpt-4o-mini, 1000 in / 500 out, priced), with overrides. */
@@ -10,15 +11,7 @@ export function usage(overrides: Partial<NewUsage> = {}): NewUsage {
     eventId: null,
     provider: 'openai',
     model: 'gpt-4o-mini-2024-07-18',
-    promptTokens: 1000,
-    completionTokens: 500,
-    totalTokens: 1500,
-    cachedTokens: 0,
-    cacheWriteTokens: 0,
-    cacheWriteExtendedTokens: 0,
-    reasoningTokens: 0,
-    inputAudioTokens: 0,
-    outputAudioTokens: 0,
+    ...plainTokenCounts(1000, 500),
     serviceTier: null,
     batch: false,
     completionWindow: null,
