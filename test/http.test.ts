@@ -113,6 +113,27 @@ describe('admin auth', () => {
     }
   });
 
+  test('only the exact key opens admin routes: near misses of every length are 401', async () => {
+    const last = ADMIN_KEY.at(-1) === 'x' ? 'y' : 'x';
+    const nearMisses = [
+      `${ADMIN_KEY.slice(0, -1)}${last}`, // same length, last character differs
+      ADMIN_KEY.slice(0, -1), // a prefix
+      `${ADMIN_KEY}x`, // the key and one more character
+      `${ADMIN_KEY.slice(0, -1)}é`, // same characters count, one more byte
+      ADMIN_KEY.toUpperCase(),
+    ];
+    for (const key of nearMisses) {
+      const response = await ctx.app.inject({ method: 'GET', url: '/models', headers: { 'x-api-key': key } });
+      expect(response.statusCode, key).toBe(401);
+    }
+    const right = await ctx.app.inject({
+      method: 'GET',
+      url: '/models',
+      headers: { 'x-api-key': ADMIN_KEY },
+    });
+    expect(right.statusCode).toBe(200);
+  });
+
   test('the ingest key does not open admin routes', async () => {
     const response = await ctx.app.inject({
       method: 'GET',
