@@ -6,7 +6,12 @@ import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
-import { createRequestIdGenerator, loggerOptions, registerObservability } from './http/hooks/observe.js';
+import {
+  createRequestIdGenerator,
+  loggerOptions,
+  registerObservability,
+  requestLoggerFactory,
+} from './http/hooks/observe.js';
 import { createAdminRateLimiter } from './http/hooks/rate-limit.js';
 import { registerRoutes } from './http/routes.js';
 import { ErrorBody } from './http/schemas.js';
@@ -65,6 +70,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     ...(input.logger ? { loggerInstance: input.logger } : { logger: loggerOptions(config) }),
     // The access log is ours (hooks/observe.ts): sampled, so that it does not cost throughput.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLoggerFactory,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     genReqId: createRequestIdGenerator(),
