@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const FILE_PATTERN = /^(\d{3})_([a-z0-9_]+)\.sql$/;
+const WRITABLE_SCHEMA = /PRAGMA\s+writable_schema\s*=\s*ON/i;
 
 export interface Migration {
   version: number;
@@ -75,10 +76,23 @@ export function migrate(db: Database.Database, migrations: Migration[] = loadMig
   const newlyApplied: number[] = [];
   for (const migration of migrations) {
     if (done.has(migration.version)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, Date.now());
-    })();
+    // A migration that edits table definitions in sqlite_schema (SQLite's documented way to change
+    // a CHECK constraint without rebuilding the table) needs better-sqlite3's defensive mode off,
+    // and the schema version bumped so that every connection re-reads the schema.
+    const editsSchema = WRITABLE_SCHEMA.test(migration.sql);
+    if (editsSchema) db.unsafeMode(true);
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        if (editsSchema) {
+          const version = db.pragma('schema_version', { simple: true }) as number;
+          db.pragma(`schema_version = ${version + 1}`);
+        }
+        record.run(migration.version, migration.name, Date.now());
+      })();
+    } finally {
+      if (editsSchema) db.unsafeMode(false);
+    }
     newlyApplied.push(migration.version);
   }
   return newlyApplied;
