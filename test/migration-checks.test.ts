@@ -56,7 +56,9 @@ test('migration 008 rewrites the IN-list CHECKs in place: rows kept, constraints
 
     // The constraints still hold, on this connection and on the one that read the old schema.
     for (const connection of [db, other]) {
-      expect(() => insertRow(connection, 'elsewhere', 'priced')).toThrow(/CHECK constraint failed: source = 'ingest' OR/);
+      expect(() => insertRow(connection, 'elsewhere', 'priced')).toThrow(
+        /CHECK constraint failed: source = 'ingest' OR/,
+      );
       expect(() => insertRow(connection, 'ingest', 'free')).toThrow(
         /CHECK constraint failed: pricing_status/,
       );
