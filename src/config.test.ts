@@ -67,6 +67,17 @@ describe('loadConfig', () => {
     expect(problems({ TRACKING_TOKEN_LENGTH: '65' })).toHaveLength(1);
   });
 
+  test('SCAN_TIMEOUT_SECONDS: 30 s by default, 1 to 3600 seconds, kept in milliseconds', () => {
+    expect(loadConfig({}).scanTimeoutMs).toBe(30_000);
+    expect(loadConfig({ SCAN_TIMEOUT_SECONDS: '1' }).scanTimeoutMs).toBe(1_000);
+    expect(loadConfig({ SCAN_TIMEOUT_SECONDS: '3600' }).scanTimeoutMs).toBe(3_600_000);
+    for (const bad of ['0', '3601', '1.5', 'ten']) {
+      expect(() => loadConfig({ SCAN_TIMEOUT_SECONDS: bad })).toThrow(
+        /SCAN_TIMEOUT_SECONDS must be a whole number from 1 to 3600/,
+      );
+    }
+  });
+
   test('burst and ingest limits fall back like the original: BURST to RPM, INGEST_* to the admin values', () => {
     const config = loadConfig({ RATE_LIMIT_RPM: '30', INGEST_RPM: '600' });
     expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 30 });

@@ -40,6 +40,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Share of successful requests that get an access-log line (errors are always logged). */
   readonly requestLogSampleRate: number;
+  /** How long an analytics question the rollups cannot answer may scan usage rows (then 503). */
+  readonly scanTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -204,6 +206,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     unit: '0..1',
     description: 'Share of successful requests logged; every 4xx/5xx is logged.',
   },
+  {
+    name: 'SCAN_TIMEOUT_SECONDS',
+    default: '30',
+    unit: 'seconds (1-3600)',
+    description:
+      'How long an analytics question the rollups cannot answer may scan usage rows before it is stopped (503 `unavailable`).',
+  },
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -298,6 +307,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const trackingTokenLength = integer('TRACKING_TOKEN_LENGTH', 22, 16, 64);
   const bodyLimitBytes = integer('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576);
   const authFailuresPerMinute = integer('AUTH_FAILURES_PER_MINUTE', 10, 1, 1_000_000);
+  const scanTimeoutSeconds = integer('SCAN_TIMEOUT_SECONDS', 30, 1, 3600);
 
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -348,6 +358,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     bodyLimitBytes,
     logLevel: logLevel as Config['logLevel'],
     requestLogSampleRate,
+    scanTimeoutMs: scanTimeoutSeconds * 1000,
   });
 }
 
