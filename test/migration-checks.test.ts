@@ -4,14 +4,10 @@ import path from 'node:path';
 import { expect, test } from 'vitest';
 import { loadMigrations, migrate } from '../src/storage/sqlite/migrate.js';
 import { openDatabase } from '../src/storage/sqlite/open-database.js';
+import { ROLLUP_TABLES } from '../src/storage/sqlite/rollup-writer.js';
 import { USAGE_COLUMNS } from '../src/storage/sqlite/usage-columns.js';
 
-const ROLLUP_TABLES = [
-  'usage_rollup_quarter_hour',
-  'usage_rollup_hour',
-  'usage_rollup_day',
-  'usage_rollup_month',
-];
+const ROLLUP_TABLE_NAMES = Object.values(ROLLUP_TABLES);
 
 test('migration 008 rewrites the IN-list CHECKs in place: rows kept, constraints still enforced, no temporary b-tree per insert', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cg-migrate-checks-'));
@@ -45,7 +41,7 @@ test('migration 008 rewrites the IN-list CHECKs in place: rows kept, constraints
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const definitions = db
       .prepare(`SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?, ?, ?, ?)`)
-      .all('usage_log', ...ROLLUP_TABLES) as { name: string; sql: string }[];
+      .all('usage_log', ...ROLLUP_TABLE_NAMES) as { name: string; sql: string }[];
     expect(definitions).toHaveLength(5);
     for (const { name, sql } of definitions) {
       expect(sql, name).not.toMatch(/\b(source|pricing_status|detail) IN \(/);
@@ -62,7 +58,7 @@ test('migration 008 rewrites the IN-list CHECKs in place: rows kept, constraints
       expect(() => insertRow(connection, 'ingest', 'free')).toThrow(
         /CHECK constraint failed: pricing_status/,
       );
-      for (const table of ROLLUP_TABLES) {
+      for (const table of ROLLUP_TABLE_NAMES) {
         expect(() =>
           connection
             .prepare(
