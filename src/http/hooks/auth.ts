@@ -25,7 +25,7 @@ declare module 'fastify' {
  * Constant-time comparison of a presented key with the configured one. Only the key's length can
  * leak, as with Python's hmac.compare_digest and Rails' secure_compare: the length of a random key
  * tells an attacker nothing useful. Hashing both sides first (to hide the length too) cost about
- * 2 us a request, a few percent of ingest's CPU (bench/README.md).
+ * 2 us a request, a few percent of ingest's CPU (docs/adr/008-key-comparison.md).
  */
 export function secretMatches(candidate: string | undefined, secret: Buffer): boolean {
   if (candidate === undefined) return false;

@@ -107,7 +107,7 @@ type ChildLoggerOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>
 /**
  * A request's child logger, made on first use. Fastify gives every request a child carrying its
  * request id; pino builds a child by serialising and redacting its bindings, about 2.5% of
- * ingest's CPU (bench/README.md), and with the sampled access log almost no request logs at all.
+ * ingest's CPU (docs/adr/009-request-logging.md), and with the sampled access log almost no request logs at all.
  */
 class RequestLogger implements FastifyBaseLogger {
   #made: FastifyBaseLogger | undefined;

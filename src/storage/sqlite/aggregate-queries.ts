@@ -360,7 +360,7 @@ export class AggregateQueries {
     // segment has one row per group already: reading the rows is cheaper than having SQLite group
     // them. Segments of several buckets are grouped in SQL: turning every row into a JS array costs
     // more than SQLite's sort (13-month daily series by model in New York, five hour buckets per
-    // segment: 39k rows read in 29-50 ms, grouped to 7.9k in 19-21 ms; bench/README.md).
+    // segment: 39k rows read in 29-50 ms, grouped to 7.9k in 19-21 ms; docs/adr/005-rollup-tiers.md).
     const exact =
       ((detail === 'none' &&
         (groupBy === null || dimValue !== undefined || groupBy.kind === 'user' || groupBy.kind === 'tag')) ||

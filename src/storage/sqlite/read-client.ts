@@ -52,7 +52,7 @@ export class ReadClient {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     // Exports turn every row into short-lived objects and text: with the default young generation
-    // a large share of them survive a scavenge, and GC takes as long as the query (bench/README.md,
+    // a large share of them survive a scavenge, and GC takes as long as the query (docs/adr/004-read-workers.md,
     // export: ~170k rows/s with the default, ~250k with this).
     const worker = startWorker(
       'read-worker',

@@ -36,7 +36,7 @@ export const USAGE_COLUMNS = [
 /**
  * Writes the record's values for USAGE_COLUMNS into `into` from `at` on, with `rateSetId` for its
  * pricingRates (RateSetIds.idFor). Statements are bound positionally: binding ~30 named parameters
- * from an object cost about as much as the insert itself (bench/README.md, ingest).
+ * from an object cost about as much as the insert itself (docs/adr/001-group-commit.md).
  */
 export function fillUsageValues(
   into: unknown[],

@@ -11,7 +11,7 @@ export interface WalSync {
 /**
  * Durable commits without blocking the event loop. With synchronous=FULL, SQLite fsyncs the WAL
  * inside every COMMIT, on the thread that commits: about a quarter of the write path's time
- * (bench/README.md, ingest). The writer connection runs with synchronous=NORMAL instead (COMMIT
+ * (docs/adr/002-wal-sync-off-the-event-loop.md). The writer connection runs with synchronous=NORMAL instead (COMMIT
  * writes its WAL frames without an fsync; checkpoints still sync the WAL before and the database
  * file after) and this fdatasyncs the WAL file on libuv's thread pool; WriteQueue answers a job
  * only after a sync that started after its COMMIT. That is what synchronous=FULL does, moved off
