@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       allowedOrigins: [],
       trackingTokenLength: 22,
       rateLimit: { ratePerMinute: 60, burst: 60, exemptPaths: ['/ping', '/health', '/dashboard'] },
-      ingestRateLimit: { ratePerMinute: 60, burst: 60 },
+      ingestRateLimit: { ratePerMinute: 6000, burst: 6000 },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -78,10 +78,19 @@ describe('loadConfig', () => {
     }
   });
 
-  test('burst and ingest limits fall back like the original: BURST to RPM, INGEST_* to the admin values', () => {
-    const config = loadConfig({ RATE_LIMIT_RPM: '30', INGEST_RPM: '600' });
-    expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 30 });
-    expect(config.ingestRateLimit).toEqual({ ratePerMinute: 600, burst: 30 });
+  test('each burst falls back to its own rate; the ingest limit does not follow the admin one', () => {
+    const config = loadConfig({ RATE_LIMIT_RPM: '30', RATE_LIMIT_BURST: '40', INGEST_RPM: '600' });
+    expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 40 });
+    expect(config.ingestRateLimit).toEqual({ ratePerMinute: 600, burst: 600 });
+    // Regression (issue 17.3): INGEST_* used to default to RATE_LIMIT_*, so ingest got 60 records a minute.
+    expect(loadConfig({ RATE_LIMIT_RPM: '30', RATE_LIMIT_BURST: '40' }).ingestRateLimit).toEqual({
+      ratePerMinute: 6000,
+      burst: 6000,
+    });
+    expect(loadConfig({ INGEST_RPM: '120', INGEST_BURST: '7' }).ingestRateLimit).toEqual({
+      ratePerMinute: 120,
+      burst: 7,
+    });
   });
 
   test('DB_PATH overrides DATA_DIR and DB_FILENAME; relative paths resolve from the working directory', () => {

@@ -147,15 +147,16 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   },
   {
     name: 'INGEST_RPM',
-    default: '',
+    default: '6000',
     unit: 'records per minute',
-    description: 'Ingest refill rate, per tracking token. Default: RATE_LIMIT_RPM.',
+    description:
+      'Ingest refill rate, per tracking token (each record counts, in a batch too). Independent of RATE_LIMIT_RPM.',
   },
   {
     name: 'INGEST_BURST',
     default: '',
     unit: 'records',
-    description: 'Ingest bucket capacity, per tracking token. Default: RATE_LIMIT_BURST.',
+    description: 'Ingest bucket capacity, per tracking token. Default: INGEST_RPM (one minute of records).',
   },
   {
     name: 'AUTH_FAILURES_PER_MINUTE',
@@ -214,6 +215,9 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
       'How long an analytics question the rollups cannot answer may scan usage rows before it is stopped (503 `unavailable`).',
   },
 ];
+
+/** Records a minute per tracking token when INGEST_RPM is unset; docs/config.md says why. */
+export const DEFAULT_INGEST_RPM = 6000;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -274,8 +278,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 
   const ratePerMinute = integer('RATE_LIMIT_RPM', 60, 1, 1_000_000_000);
   const burst = integer('RATE_LIMIT_BURST', ratePerMinute, 1, 1_000_000_000);
-  const ingestRate = integer('INGEST_RPM', ratePerMinute, 1, 1_000_000_000);
-  const ingestBurst = integer('INGEST_BURST', burst, 1, 1_000_000_000);
+  // Not RATE_LIMIT_*: the admin limit is for people and scripts, ingest for a busy app's calls.
+  const ingestRate = integer('INGEST_RPM', DEFAULT_INGEST_RPM, 1, 1_000_000_000);
+  const ingestBurst = integer('INGEST_BURST', ingestRate, 1, 1_000_000_000);
 
   const exemptPaths = list('RATE_LIMIT_EXEMPT', '/ping,/health,/dashboard');
   for (const exempt of exemptPaths) {

@@ -317,7 +317,7 @@ describe('admin endpoints', () => {
           rpm: 100000,
           burst: 100000,
           exempt_paths: ['/ping', '/health', '/dashboard'],
-          ingest: { rpm: 100000 },
+          ingest: { rpm: 6000, burst: 6000 },
         },
         ingest: { auth_enabled: true, tracking_token_length: 22 },
         counters: {

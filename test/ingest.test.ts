@@ -324,6 +324,130 @@ describe('rate limiting per tracking token', () => {
   });
 });
 
+describe('ingest limits that lose nothing (issue 17.3)', () => {
+  const batchOf = (app: TestContext, records: unknown[]) =>
+    app.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY },
+      payload: { records },
+    });
+  const many = (t: string, n: number, prefix: string) =>
+    Array.from({ length: n }, (_, i) => ({
+      tracking_token: t,
+      model: 'gpt-4o-mini',
+      prompt_tokens: 1,
+      event_id: `${prefix}-${i}`,
+    }));
+
+  test('with no configuration a token may send thousands of records a minute, whatever RATE_LIMIT_RPM says', async () => {
+    const fresh = await createTestApp({ RATE_LIMIT_RPM: '60' });
+    try {
+      const t = (await fresh.createToken('busy')).token;
+      // Regression: a batch of 200 answered 200 with 140 records rate_limited (INGEST_RPM followed RATE_LIMIT_RPM=60).
+      for (const prefix of ['a', 'b']) {
+        const response = await batchOf(fresh, many(t, 1000, prefix));
+        expect(response.statusCode).toBe(200);
+        expect(response.json()).toMatchObject({ created: 1000, rejected: 0 });
+        expect(response.headers['retry-after']).toBeUndefined();
+      }
+      const metrics = (await fresh.admin('GET', '/metrics')).json();
+      expect(metrics.rate_limit.ingest).toMatchObject({ rpm: 6000, burst: 6000 });
+      expect(metrics.ingest_refusals).toEqual({
+        rate_limited_last_hour: 0,
+        last_rate_limited_at: null,
+        last_token_label: null,
+      });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('a batch the rate limit partly refused answers 200 with Retry-After long enough for all refused records', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '3' });
+    try {
+      const t = (await limited.createToken('partial')).token;
+      const records = many(t, 5, 'p');
+      const response = await batchOf(limited, records);
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(body).toMatchObject({ created: 3, rejected: 2 });
+      expect(body.results.slice(3)).toMatchObject([
+        { index: 3, status: 'rejected', code: 'rate_limited' },
+        { index: 4, status: 'rejected', code: 'rate_limited' },
+      ]);
+      // One record a second refills: the two refused records fit again after 2 s.
+      expect(response.headers['retry-after']).toBe('2');
+      limited.clock.advance(2000);
+      const retried = await batchOf(limited, records.slice(3));
+      expect(retried.json()).toMatchObject({ created: 2, rejected: 0 });
+      expect(retried.headers['retry-after']).toBeUndefined();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('a batch the rate limit refused entirely is a 429 with Retry-After, counted in both metrics pages', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '2' });
+    try {
+      const t = (await limited.createToken('Checkout service')).token;
+      expect((await batchOf(limited, many(t, 2, 'first'))).json()).toMatchObject({ created: 2 });
+      limited.clock.advance(90_000);
+      // 1.5 minutes refilled the bucket (2 records); spend it, then the next batch gets nothing.
+      expect((await batchOf(limited, many(t, 2, 'second'))).json()).toMatchObject({ created: 2 });
+      const refused = await batchOf(limited, [...many(t, 4, 'third'), { tracking_token: t, model: '' }]);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toBe('2');
+      expect(refused.json()).toEqual({
+        status: 'error',
+        code: 'rate_limited',
+        message:
+          'Ingest rate limit exceeded: 4 of 5 records refused and nothing stored (1 more were rejected for other reasons); resend after Retry-After seconds',
+        requestId: expect.any(String),
+      });
+      expect((await limited.admin('GET', '/data')).json().data).toHaveLength(4);
+
+      const metrics = (await limited.admin('GET', '/metrics')).json();
+      expect(metrics.counters.ingest_rate_limited).toBe(4);
+      expect(metrics.ingest_refusals).toEqual({
+        rate_limited_last_hour: 4,
+        last_rate_limited_at: '2026-11-28T12:01:30Z',
+        last_token_label: 'Checkout service',
+      });
+      const prometheus = (await limited.admin('GET', '/metrics/prometheus')).body;
+      expect(prometheus).toContain('cg_ingest_records_total{outcome="rate_limited"} 4');
+
+      // The count is of the last hour by the service's clock; the last refusal is remembered.
+      limited.clock.advance(61 * 60_000);
+      expect((await limited.admin('GET', '/metrics')).json().ingest_refusals).toEqual({
+        rate_limited_last_hour: 0,
+        last_rate_limited_at: '2026-11-28T12:01:30Z',
+        last_token_label: 'Checkout service',
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('a batch of duplicates and rate-limited records stored nothing new but is a 200 with Retry-After', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '2' });
+    try {
+      const t = (await limited.createToken('dups')).token;
+      const sent = many(t, 2, 'd');
+      await batchOf(limited, sent);
+      limited.clock.advance(2000);
+      const response = await batchOf(limited, [...sent, ...many(t, 3, 'e')]);
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toMatchObject({ created: 0, duplicates: 2, rejected: 3 });
+      // A resent record spends its token too (the limit comes before the dedupe, as in the original).
+      // Three were refused but the bucket holds two: Retry-After is when it is full again.
+      expect(response.headers['retry-after']).toBe('2');
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('development without INGEST_KEY', () => {
   test('ingest accepts callers without a key', async () => {
     const open = await createTestApp({ INGEST_KEY: '' });
