@@ -201,8 +201,14 @@ describe('admin rate limit', () => {
       // Exempt paths are not limited; ingest has its own per-token limit.
       expect((await limited.app.inject({ method: 'GET', url: '/ping' })).statusCode).toBe(200);
       expect((await limited.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
-      // The API docs page and its assets are static: never limited.
-      for (const url of ['/docs', '/docs/static/index.html', '/docs/static/swagger-ui.css']) {
+      // The API docs page, its assets and the document it loads are public: never limited
+      // (regression, issue 16.10: /openapi.json was limited, so the page broke once the bucket was empty).
+      for (const url of [
+        '/docs',
+        '/docs/static/index.html',
+        '/docs/static/swagger-ui.css',
+        '/openapi.json',
+      ]) {
         expect((await limited.app.inject({ method: 'GET', url })).statusCode).not.toBe(429);
       }
       const { token } = await (async () => {
@@ -256,6 +262,46 @@ describe('CORS', () => {
     } finally {
       await cors.close();
     }
+  });
+
+  test('with ALLOWED_ORIGINS set, an unknown path is still the JSON 404 and a wrong method still a 405', async () => {
+    const cors = await createTestApp({ ALLOWED_ORIGINS: 'https://app.example.com' });
+    try {
+      const headers = { 'x-api-key': ADMIN_KEY, origin: 'https://app.example.com' };
+      // Regression (issue 16.8): the preflight route `OPTIONS *` made every unknown path a 405 "Allow: OPTIONS".
+      for (const method of ['GET', 'POST', 'DELETE'] as const) {
+        const response = await cors.app.inject({ method, url: '/nowhere', headers });
+        expect(response.statusCode, method).toBe(404);
+        expect(response.headers.allow).toBeUndefined();
+        expect(response.json()).toMatchObject({
+          code: 'not_found',
+          message: `No route for ${method} /nowhere`,
+        });
+      }
+      const wrong = await cors.app.inject({ method: 'GET', url: '/reset', headers });
+      expect(wrong.statusCode).toBe(405);
+      expect(wrong.headers.allow).toBe('DELETE');
+    } finally {
+      await cors.close();
+    }
+  });
+});
+
+describe('trailing slashes', () => {
+  test('a path with a trailing slash is another path: a 404 for every method, as the router sees it', async () => {
+    // Regression (issue 16.8): GET /reset/ answered 405 while DELETE /reset/ answered 404.
+    for (const [method, url] of [
+      ['GET', '/reset/'],
+      ['DELETE', '/reset/'],
+      ['GET', '/ping/'],
+      ['POST', '/ping/'],
+      ['PATCH', '/ingest/tokens/1/active/'],
+    ] as const) {
+      const response = await ctx.app.inject({ method, url, headers: { 'x-api-key': ADMIN_KEY } });
+      expect(response.statusCode, `${method} ${url}`).toBe(404);
+      expect(response.json().code).toBe('not_found');
+    }
+    expect((await ctx.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(200);
   });
 });
 
