@@ -98,14 +98,14 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'API_KEY',
     default: '',
-    unit: 'secret',
+    unit: 'secret (24+ characters in production)',
     description:
       'Admin key, sent as X-API-Key. Unset in development means the admin API is open (and bound to 127.0.0.1).',
   },
   {
     name: 'INGEST_KEY',
     default: '',
-    unit: 'secret',
+    unit: 'secret (24+ characters in production)',
     description: 'Ingest key, sent as X-Ingest-Key. Unset in development means ingest accepts any caller.',
   },
   {
@@ -162,7 +162,8 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'AUTH_FAILURES_PER_MINUTE',
     default: '10',
     unit: 'attempts per minute',
-    description: 'Wrong or missing keys allowed per client IP before 429.',
+    description:
+      'Wrong or missing keys allowed per client IP before 429, admin and ingest counted apart. A correct ingest key is never refused (docs/adr/0001).',
   },
   {
     name: 'PROVIDER',
@@ -216,6 +217,9 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   },
 ];
 
+/** Shortest API_KEY / INGEST_KEY accepted when ENV=production. */
+export const MIN_PRODUCTION_KEY_LENGTH = 24;
+
 /** Records a minute per tracking token when INGEST_RPM is unset; docs/config.md says why. */
 export const DEFAULT_INGEST_RPM = 6000;
 
@@ -260,6 +264,17 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       problems.push('API_KEY is required when ENV=production: it protects the admin API and dashboard');
     if (!ingestKey)
       problems.push('INGEST_KEY is required when ENV=production: it authenticates POST /ingest');
+    // A correct ingest key is let through the failed-key lockout (docs/operations.md), so in
+    // production a key's length, not the lockout, is what stops guessing.
+    for (const [name, key] of [
+      ['API_KEY', apiKey],
+      ['INGEST_KEY', ingestKey],
+    ] as const) {
+      if (key !== undefined && key.length < MIN_PRODUCTION_KEY_LENGTH)
+        problems.push(
+          `${name} must be at least ${MIN_PRODUCTION_KEY_LENGTH} characters when ENV=production (got ${key.length}): use a random key, e.g. the output of "openssl rand -base64 32"`,
+        );
+    }
   }
 
   const metricsToken = read('METRICS_TOKEN');
