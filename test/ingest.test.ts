@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
+import { ADMIN_KEY, createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
 
 let ctx: TestContext;
 let token: string;
@@ -444,6 +444,132 @@ describe('ingest limits that lose nothing (issue 17.3)', () => {
       expect(response.headers['retry-after']).toBe('2');
     } finally {
       await limited.close();
+    }
+  });
+});
+
+describe('deeply nested JSON (issue 16.2)', () => {
+  /** `{"a":{"a":...1...}}`, `levels` objects deep. */
+  const nestedObject = (levels: number): Record<string, unknown> => {
+    let value: Record<string, unknown> = { a: 1 };
+    for (let i = 1; i < levels; i += 1) value = { a: value };
+    return value;
+  };
+  /** The same as JSON text: this test process must not stringify it either. */
+  const nestedText = (levels: number) => `${'{"a":'.repeat(levels - 1)}{"a":1}${'}'.repeat(levels - 1)}`;
+  /** A record's JSON text with `field` set to JSON text. */
+  const recordText = (extra: Record<string, unknown>, field: string, json: string) =>
+    `${JSON.stringify(record(extra)).slice(0, -1)},"${field}":${json}}`;
+
+  test('a record with meta or usage nested 5,000 levels (a 10 KB body) is a 400, not a 500', async () => {
+    for (const field of ['meta', 'usage']) {
+      const body = recordText({}, field, nestedText(5000));
+      expect(body.length).toBeLessThan(40_000);
+      const response = await ctx.app.inject({
+        method: 'POST',
+        url: '/ingest',
+        headers: { 'x-ingest-key': INGEST_KEY, 'content-type': 'application/json' },
+        payload: body,
+      });
+      expect(response.statusCode, field).toBe(400);
+      expect(response.json()).toMatchObject({
+        code: 'invalid_request',
+        message: 'JSON body is nested deeper than 64 levels',
+      });
+    }
+    expect(await rows()).toEqual([]);
+    expect((await ctx.app.inject({ method: 'GET', url: '/ping' })).statusCode).toBe(200);
+  });
+
+  test('meta and usage may nest 32 levels; one more is refused naming the field', async () => {
+    expect((await ctx.ingest(record({ meta: nestedObject(32) }))).statusCode).toBe(201);
+    const meta = await ctx.ingest(record({ meta: nestedObject(33) }));
+    expect(meta.statusCode).toBe(400);
+    expect(meta.json().message).toBe('meta is nested deeper than 32 levels');
+    const usage = await ctx.ingest(
+      record({ usage: { prompt_tokens: 1000, completion_tokens: 500, x: nestedObject(32) } }),
+    );
+    expect(usage.json().message).toBe('usage is nested deeper than 32 levels');
+    expect(await rows()).toHaveLength(1);
+  });
+
+  test('in a batch, a deeply nested record is refused alone and the 999 others are stored', async () => {
+    const records = Array.from({ length: 1000 }, (_, i) => JSON.stringify(record({ event_id: `deep-${i}` })));
+    records[500] = recordText({ event_id: 'deep-500' }, 'meta', nestedText(5000));
+    records[501] = recordText(
+      { event_id: 'deep-501' },
+      'usage',
+      `{"prompt_tokens":1,"deep":${nestedText(100_000)}}`,
+    );
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY, 'content-type': 'application/json' },
+      payload: `{"records":[${records.join(',')}]}`,
+    });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({ created: 998, rejected: 2 });
+    expect(body.results[500]).toEqual({
+      index: 500,
+      status: 'rejected',
+      code: 'validation_error',
+      reason: 'meta is nested deeper than 32 levels',
+    });
+    expect(body.results[501]).toMatchObject({
+      code: 'validation_error',
+      reason: 'usage is nested deeper than 32 levels',
+    });
+    expect((await ctx.admin('GET', '/metrics')).json().db.usage_rows).toBe(998);
+  });
+
+  test('any other JSON body nested too deeply is refused before it is parsed', async () => {
+    const response = await ctx.app.inject({
+      method: 'PUT',
+      url: '/prices/overrides',
+      headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+      payload: `{"overrides":${'['.repeat(200_000)}${']'.repeat(200_000)}}`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      code: 'invalid_request',
+      message: 'JSON body is nested deeper than 64 levels',
+    });
+  });
+});
+
+describe('the raw usage object is capped like meta (issue 16.6)', () => {
+  test('a usage object over 8 KiB of JSON is refused, alone in a batch; a real one is stored verbatim', async () => {
+    const junk = { prompt_tokens: 1000, completion_tokens: 500, junk: 'x'.repeat(900_000) };
+    const single = await ctx.ingest(record({ usage: junk }));
+    expect(single.statusCode).toBe(400);
+    expect(single.json().message).toBe('usage must be at most 8192 bytes of JSON');
+
+    const real = {
+      prompt_tokens: 1000,
+      completion_tokens: 500,
+      total_tokens: 1500,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0 },
+    };
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY },
+      payload: { records: [record({ usage: junk, event_id: 'j' }), record({ usage: real, event_id: 'r' })] },
+    });
+    expect(response.json()).toMatchObject({ created: 1, rejected: 1 });
+    expect(response.json().results[0]).toMatchObject({
+      status: 'rejected',
+      code: 'validation_error',
+      reason: 'usage must be at most 8192 bytes of JSON',
+    });
+    const stored = new Database(ctx.dbPath, { readonly: true });
+    try {
+      const rawUsage = stored.prepare('SELECT raw_usage FROM usage_log').pluck().all();
+      expect(rawUsage).toEqual([JSON.stringify(real)]);
+    } finally {
+      stored.close();
     }
   });
 });

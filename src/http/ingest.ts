@@ -120,7 +120,8 @@ export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
     app.post(
       '/ingest/batch',
       {
-        config: { auth: 'ingest' },
+        // One record nested too deeply is refused alone (normalise-record.ts), not the whole batch.
+        config: { auth: 'ingest', depthCheckedPerItem: true },
         schema: {
           summary: 'Record up to 1,000 calls in one transaction',
           description:
