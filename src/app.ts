@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
+import { registerJsonBodyParser } from './http/hooks/json-body.js';
 import {
   createRequestIdGenerator,
   loggerOptions,
@@ -83,6 +84,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   );
   // Only JSON bodies are accepted: any other Content-Type is a 415 (Fastify also parses text/plain).
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   app.addSchema(ErrorBody);
   registerErrorHandling(app);
   registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });

@@ -12,6 +12,9 @@ const problems = (env: Record<string, string>) => {
   return [];
 };
 
+const LONG_ADMIN_KEY = 'admin-key-0123456789abcdef';
+const LONG_INGEST_KEY = 'ingest-key-0123456789abcdef';
+
 describe('loadConfig', () => {
   test('with no environment: development, port 5001, ./data/usage_log.sqlite, loopback only', () => {
     const config = loadConfig({}, '/srv/app');
@@ -25,7 +28,7 @@ describe('loadConfig', () => {
       allowedOrigins: [],
       trackingTokenLength: 22,
       rateLimit: { ratePerMinute: 60, burst: 60, exemptPaths: ['/ping', '/health', '/dashboard'] },
-      ingestRateLimit: { ratePerMinute: 60, burst: 60 },
+      ingestRateLimit: { ratePerMinute: 6000, burst: 6000 },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -39,7 +42,21 @@ describe('loadConfig', () => {
 
   test('with an API_KEY the default bind address is every interface', () => {
     expect(loadConfig({ API_KEY: 'k' }).host).toBe('0.0.0.0');
-    expect(loadConfig({ ENV: 'production', API_KEY: 'k', INGEST_KEY: 'i' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ ENV: 'production', API_KEY: LONG_ADMIN_KEY, INGEST_KEY: LONG_INGEST_KEY }).host).toBe(
+      '0.0.0.0',
+    );
+  });
+
+  test('production refuses an API_KEY or INGEST_KEY shorter than 24 characters, naming it (issue 16.11)', () => {
+    expect(problems({ ENV: 'production', API_KEY: 'short-admin-key', INGEST_KEY: 'x'.repeat(23) })).toEqual([
+      'API_KEY must be at least 24 characters when ENV=production (got 15): use a random key, e.g. the output of "openssl rand -base64 32"',
+      'INGEST_KEY must be at least 24 characters when ENV=production (got 23): use a random key, e.g. the output of "openssl rand -base64 32"',
+    ]);
+    expect(
+      loadConfig({ ENV: 'production', API_KEY: 'a'.repeat(24), INGEST_KEY: LONG_INGEST_KEY }).apiKey,
+    ).toHaveLength(24);
+    // Development keeps accepting short keys: a laptop is not reachable from outside.
+    expect(loadConfig({ API_KEY: 'k', INGEST_KEY: 'i' }).ingestKey).toBe('i');
   });
 
   test('binding beyond loopback without API_KEY is refused', () => {
@@ -78,10 +95,19 @@ describe('loadConfig', () => {
     }
   });
 
-  test('burst and ingest limits fall back like the original: BURST to RPM, INGEST_* to the admin values', () => {
-    const config = loadConfig({ RATE_LIMIT_RPM: '30', INGEST_RPM: '600' });
-    expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 30 });
-    expect(config.ingestRateLimit).toEqual({ ratePerMinute: 600, burst: 30 });
+  test('each burst falls back to its own rate; the ingest limit does not follow the admin one', () => {
+    const config = loadConfig({ RATE_LIMIT_RPM: '30', RATE_LIMIT_BURST: '40', INGEST_RPM: '600' });
+    expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 40 });
+    expect(config.ingestRateLimit).toEqual({ ratePerMinute: 600, burst: 600 });
+    // Regression (issue 17.3): INGEST_* used to default to RATE_LIMIT_*, so ingest got 60 records a minute.
+    expect(loadConfig({ RATE_LIMIT_RPM: '30', RATE_LIMIT_BURST: '40' }).ingestRateLimit).toEqual({
+      ratePerMinute: 6000,
+      burst: 6000,
+    });
+    expect(loadConfig({ INGEST_RPM: '120', INGEST_BURST: '7' }).ingestRateLimit).toEqual({
+      ratePerMinute: 120,
+      burst: 7,
+    });
   });
 
   test('DB_PATH overrides DATA_DIR and DB_FILENAME; relative paths resolve from the working directory', () => {

@@ -98,14 +98,14 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'API_KEY',
     default: '',
-    unit: 'secret',
+    unit: 'secret (24+ characters in production)',
     description:
       'Admin key, sent as X-API-Key. Unset in development means the admin API is open (and bound to 127.0.0.1).',
   },
   {
     name: 'INGEST_KEY',
     default: '',
-    unit: 'secret',
+    unit: 'secret (24+ characters in production)',
     description: 'Ingest key, sent as X-Ingest-Key. Unset in development means ingest accepts any caller.',
   },
   {
@@ -147,21 +147,23 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   },
   {
     name: 'INGEST_RPM',
-    default: '',
+    default: '6000',
     unit: 'records per minute',
-    description: 'Ingest refill rate, per tracking token. Default: RATE_LIMIT_RPM.',
+    description:
+      'Ingest refill rate, per tracking token (each record counts, in a batch too). Independent of RATE_LIMIT_RPM.',
   },
   {
     name: 'INGEST_BURST',
     default: '',
     unit: 'records',
-    description: 'Ingest bucket capacity, per tracking token. Default: RATE_LIMIT_BURST.',
+    description: 'Ingest bucket capacity, per tracking token. Default: INGEST_RPM (one minute of records).',
   },
   {
     name: 'AUTH_FAILURES_PER_MINUTE',
     default: '10',
     unit: 'attempts per minute',
-    description: 'Wrong or missing keys allowed per client IP before 429.',
+    description:
+      'Wrong or missing keys allowed per client IP before 429, admin and ingest counted apart. A correct ingest key is never refused (docs/adr/0001).',
   },
   {
     name: 'PROVIDER',
@@ -215,6 +217,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   },
 ];
 
+/** Shortest API_KEY / INGEST_KEY accepted when ENV=production. */
+export const MIN_PRODUCTION_KEY_LENGTH = 24;
+
+/** Records a minute per tracking token when INGEST_RPM is unset; docs/config.md says why. */
+export const DEFAULT_INGEST_RPM = 6000;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -256,6 +264,17 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       problems.push('API_KEY is required when ENV=production: it protects the admin API and dashboard');
     if (!ingestKey)
       problems.push('INGEST_KEY is required when ENV=production: it authenticates POST /ingest');
+    // A correct ingest key is let through the failed-key lockout (docs/operations.md), so in
+    // production a key's length, not the lockout, is what stops guessing.
+    for (const [name, key] of [
+      ['API_KEY', apiKey],
+      ['INGEST_KEY', ingestKey],
+    ] as const) {
+      if (key !== undefined && key.length < MIN_PRODUCTION_KEY_LENGTH)
+        problems.push(
+          `${name} must be at least ${MIN_PRODUCTION_KEY_LENGTH} characters when ENV=production (got ${key.length}): use a random key, e.g. the output of "openssl rand -base64 32"`,
+        );
+    }
   }
 
   const metricsToken = read('METRICS_TOKEN');
@@ -274,8 +293,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 
   const ratePerMinute = integer('RATE_LIMIT_RPM', 60, 1, 1_000_000_000);
   const burst = integer('RATE_LIMIT_BURST', ratePerMinute, 1, 1_000_000_000);
-  const ingestRate = integer('INGEST_RPM', ratePerMinute, 1, 1_000_000_000);
-  const ingestBurst = integer('INGEST_BURST', burst, 1, 1_000_000_000);
+  // Not RATE_LIMIT_*: the admin limit is for people and scripts, ingest for a busy app's calls.
+  const ingestRate = integer('INGEST_RPM', DEFAULT_INGEST_RPM, 1, 1_000_000_000);
+  const ingestBurst = integer('INGEST_BURST', ingestRate, 1, 1_000_000_000);
 
   const exemptPaths = list('RATE_LIMIT_EXEMPT', '/ping,/health,/dashboard');
   for (const exempt of exemptPaths) {

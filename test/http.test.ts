@@ -156,16 +156,67 @@ describe('admin auth', () => {
       expect(blocked.headers['retry-after']).toBe('20');
       guarded.clock.advance(20_000);
       expect((await attempt(ADMIN_KEY)).statusCode).toBe(200);
-      // Failed ingest keys draw on the same per-IP budget.
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  test("behind one address, an app with a stale ingest key does not stop the other apps' usage (issue 16.7)", async () => {
+    const guarded = await createTestApp({ AUTH_FAILURES_PER_MINUTE: '3' });
+    try {
+      const { token } = await guarded.createToken('other app');
+      const stale = () =>
+        guarded.ingest({ tracking_token: token, model: 'gpt-4o-mini' }, { 'x-ingest-key': 'old-ingest-key' });
+      const statuses = [];
+      for (let i = 0; i < 5; i += 1) statuses.push((await stale()).statusCode);
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const refused = await stale();
+      expect(refused.headers['retry-after']).toBe('20');
+      expect(refused.json()).toMatchObject({ code: 'rate_limited' });
+      // The correct key still gets through, every time, from the same address.
       for (let i = 0; i < 3; i += 1) {
-        await guarded.app.inject({
-          method: 'POST',
-          url: '/ingest',
-          headers: { 'x-ingest-key': 'x' },
-          payload: {},
-        });
+        expect((await guarded.ingest({ tracking_token: token, model: 'gpt-4o-mini' })).statusCode).toBe(201);
       }
-      expect((await guarded.ingest({})).statusCode).toBe(429);
+      // Failed ingest keys have their own budget: the admin key is not locked out by them.
+      expect((await guarded.admin('GET', '/models')).statusCode).toBe(200);
+      const metrics = (await guarded.admin('GET', '/metrics')).json();
+      expect(metrics.counters.ingest_bad_auth).toBe(6);
+      expect(metrics.counters.ingest_success).toBe(3);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  test('a locked-out address keeps ingesting with the right key while its admin key and sign-in wait', async () => {
+    const guarded = await createTestApp({ AUTH_FAILURES_PER_MINUTE: '2' });
+    try {
+      const { token } = await guarded.createToken('app');
+      const signIn = (key: string) =>
+        guarded.app.inject({ method: 'POST', url: '/auth/session', payload: { key, remember: false } });
+      const session = await signIn(ADMIN_KEY);
+      const cookie = String(session.headers['set-cookie']).split(';')[0] ?? '';
+      for (let i = 0; i < 2; i += 1) {
+        const wrong = await guarded.app.inject({
+          method: 'GET',
+          url: '/models',
+          headers: { 'x-api-key': 'stale' },
+        });
+        expect(wrong.statusCode).toBe(401);
+      }
+      // The admin side stays strict: brute-force protection of the admin key and sign-in.
+      expect((await guarded.admin('GET', '/models')).statusCode).toBe(429);
+      expect((await signIn(ADMIN_KEY)).statusCode).toBe(429);
+      // A signed-in dashboard session is no guess: it keeps working.
+      const withCookie = await guarded.app.inject({ method: 'GET', url: '/models', headers: { cookie } });
+      expect(withCookie.statusCode).toBe(200);
+      // A made-up session is a failed attempt like a wrong key.
+      const madeUp = await guarded.app.inject({
+        method: 'GET',
+        url: '/models',
+        headers: { cookie: 'cg_session=made-up-session-id' },
+      });
+      expect(madeUp.statusCode).toBe(429);
+      expect((await guarded.ingest({ tracking_token: token, model: 'gpt-4o-mini' })).statusCode).toBe(201);
     } finally {
       await guarded.close();
     }
@@ -201,8 +252,14 @@ describe('admin rate limit', () => {
       // Exempt paths are not limited; ingest has its own per-token limit.
       expect((await limited.app.inject({ method: 'GET', url: '/ping' })).statusCode).toBe(200);
       expect((await limited.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
-      // The API docs page and its assets are static: never limited.
-      for (const url of ['/docs', '/docs/static/index.html', '/docs/static/swagger-ui.css']) {
+      // The API docs page, its assets and the document it loads are public: never limited
+      // (regression, issue 16.10: /openapi.json was limited, so the page broke once the bucket was empty).
+      for (const url of [
+        '/docs',
+        '/docs/static/index.html',
+        '/docs/static/swagger-ui.css',
+        '/openapi.json',
+      ]) {
         expect((await limited.app.inject({ method: 'GET', url })).statusCode).not.toBe(429);
       }
       const { token } = await (async () => {
@@ -256,6 +313,46 @@ describe('CORS', () => {
     } finally {
       await cors.close();
     }
+  });
+
+  test('with ALLOWED_ORIGINS set, an unknown path is still the JSON 404 and a wrong method still a 405', async () => {
+    const cors = await createTestApp({ ALLOWED_ORIGINS: 'https://app.example.com' });
+    try {
+      const headers = { 'x-api-key': ADMIN_KEY, origin: 'https://app.example.com' };
+      // Regression (issue 16.8): the preflight route `OPTIONS *` made every unknown path a 405 "Allow: OPTIONS".
+      for (const method of ['GET', 'POST', 'DELETE'] as const) {
+        const response = await cors.app.inject({ method, url: '/nowhere', headers });
+        expect(response.statusCode, method).toBe(404);
+        expect(response.headers.allow).toBeUndefined();
+        expect(response.json()).toMatchObject({
+          code: 'not_found',
+          message: `No route for ${method} /nowhere`,
+        });
+      }
+      const wrong = await cors.app.inject({ method: 'GET', url: '/reset', headers });
+      expect(wrong.statusCode).toBe(405);
+      expect(wrong.headers.allow).toBe('DELETE');
+    } finally {
+      await cors.close();
+    }
+  });
+});
+
+describe('trailing slashes', () => {
+  test('a path with a trailing slash is another path: a 404 for every method, as the router sees it', async () => {
+    // Regression (issue 16.8): GET /reset/ answered 405 while DELETE /reset/ answered 404.
+    for (const [method, url] of [
+      ['GET', '/reset/'],
+      ['DELETE', '/reset/'],
+      ['GET', '/ping/'],
+      ['POST', '/ping/'],
+      ['PATCH', '/ingest/tokens/1/active/'],
+    ] as const) {
+      const response = await ctx.app.inject({ method, url, headers: { 'x-api-key': ADMIN_KEY } });
+      expect(response.statusCode, `${method} ${url}`).toBe(404);
+      expect(response.json().code).toBe('not_found');
+    }
+    expect((await ctx.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(200);
   });
 });
 
@@ -317,7 +414,7 @@ describe('admin endpoints', () => {
           rpm: 100000,
           burst: 100000,
           exempt_paths: ['/ping', '/health', '/dashboard'],
-          ingest: { rpm: 100000 },
+          ingest: { rpm: 6000, burst: 6000 },
         },
         ingest: { auth_enabled: true, tracking_token_length: 22 },
         counters: {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
+import { ADMIN_KEY, createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
 
 let ctx: TestContext;
 let token: string;
@@ -320,6 +320,256 @@ describe('rate limiting per tracking token', () => {
       expect((await limited.admin('GET', '/metrics')).json().counters.rate_limit_hits).toBe(2);
     } finally {
       await limited.close();
+    }
+  });
+});
+
+describe('ingest limits that lose nothing (issue 17.3)', () => {
+  const batchOf = (app: TestContext, records: unknown[]) =>
+    app.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY },
+      payload: { records },
+    });
+  const many = (t: string, n: number, prefix: string) =>
+    Array.from({ length: n }, (_, i) => ({
+      tracking_token: t,
+      model: 'gpt-4o-mini',
+      prompt_tokens: 1,
+      event_id: `${prefix}-${i}`,
+    }));
+
+  test('with no configuration a token may send thousands of records a minute, whatever RATE_LIMIT_RPM says', async () => {
+    const fresh = await createTestApp({ RATE_LIMIT_RPM: '60' });
+    try {
+      const t = (await fresh.createToken('busy')).token;
+      // Regression: a batch of 200 answered 200 with 140 records rate_limited (INGEST_RPM followed RATE_LIMIT_RPM=60).
+      for (const prefix of ['a', 'b']) {
+        const response = await batchOf(fresh, many(t, 1000, prefix));
+        expect(response.statusCode).toBe(200);
+        expect(response.json()).toMatchObject({ created: 1000, rejected: 0 });
+        expect(response.headers['retry-after']).toBeUndefined();
+      }
+      const metrics = (await fresh.admin('GET', '/metrics')).json();
+      expect(metrics.rate_limit.ingest).toMatchObject({ rpm: 6000, burst: 6000 });
+      expect(metrics.ingest_refusals).toEqual({
+        rate_limited_last_hour: 0,
+        last_rate_limited_at: null,
+        last_token_label: null,
+      });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('a batch the rate limit partly refused answers 200 with Retry-After long enough for all refused records', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '3' });
+    try {
+      const t = (await limited.createToken('partial')).token;
+      const records = many(t, 5, 'p');
+      const response = await batchOf(limited, records);
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(body).toMatchObject({ created: 3, rejected: 2 });
+      expect(body.results.slice(3)).toMatchObject([
+        { index: 3, status: 'rejected', code: 'rate_limited' },
+        { index: 4, status: 'rejected', code: 'rate_limited' },
+      ]);
+      // One record a second refills: the two refused records fit again after 2 s.
+      expect(response.headers['retry-after']).toBe('2');
+      limited.clock.advance(2000);
+      const retried = await batchOf(limited, records.slice(3));
+      expect(retried.json()).toMatchObject({ created: 2, rejected: 0 });
+      expect(retried.headers['retry-after']).toBeUndefined();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('a batch the rate limit refused entirely is a 429 with Retry-After, counted in both metrics pages', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '2' });
+    try {
+      const t = (await limited.createToken('Checkout service')).token;
+      expect((await batchOf(limited, many(t, 2, 'first'))).json()).toMatchObject({ created: 2 });
+      limited.clock.advance(90_000);
+      // 1.5 minutes refilled the bucket (2 records); spend it, then the next batch gets nothing.
+      expect((await batchOf(limited, many(t, 2, 'second'))).json()).toMatchObject({ created: 2 });
+      const refused = await batchOf(limited, [...many(t, 4, 'third'), { tracking_token: t, model: '' }]);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toBe('2');
+      expect(refused.json()).toEqual({
+        status: 'error',
+        code: 'rate_limited',
+        message:
+          'Ingest rate limit exceeded: 4 of 5 records refused and nothing stored (1 more were rejected for other reasons); resend after Retry-After seconds',
+        requestId: expect.any(String),
+      });
+      expect((await limited.admin('GET', '/data')).json().data).toHaveLength(4);
+
+      const metrics = (await limited.admin('GET', '/metrics')).json();
+      expect(metrics.counters.ingest_rate_limited).toBe(4);
+      expect(metrics.ingest_refusals).toEqual({
+        rate_limited_last_hour: 4,
+        last_rate_limited_at: '2026-11-28T12:01:30Z',
+        last_token_label: 'Checkout service',
+      });
+      const prometheus = (await limited.admin('GET', '/metrics/prometheus')).body;
+      expect(prometheus).toContain('cg_ingest_records_total{outcome="rate_limited"} 4');
+
+      // The count is of the last hour by the service's clock; the last refusal is remembered.
+      limited.clock.advance(61 * 60_000);
+      expect((await limited.admin('GET', '/metrics')).json().ingest_refusals).toEqual({
+        rate_limited_last_hour: 0,
+        last_rate_limited_at: '2026-11-28T12:01:30Z',
+        last_token_label: 'Checkout service',
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('a batch of duplicates and rate-limited records stored nothing new but is a 200 with Retry-After', async () => {
+    const limited = await createTestApp({ INGEST_RPM: '60', INGEST_BURST: '2' });
+    try {
+      const t = (await limited.createToken('dups')).token;
+      const sent = many(t, 2, 'd');
+      await batchOf(limited, sent);
+      limited.clock.advance(2000);
+      const response = await batchOf(limited, [...sent, ...many(t, 3, 'e')]);
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toMatchObject({ created: 0, duplicates: 2, rejected: 3 });
+      // A resent record spends its token too (the limit comes before the dedupe, as in the original).
+      // Three were refused but the bucket holds two: Retry-After is when it is full again.
+      expect(response.headers['retry-after']).toBe('2');
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('deeply nested JSON (issue 16.2)', () => {
+  /** `{"a":{"a":...1...}}`, `levels` objects deep. */
+  const nestedObject = (levels: number): Record<string, unknown> => {
+    let value: Record<string, unknown> = { a: 1 };
+    for (let i = 1; i < levels; i += 1) value = { a: value };
+    return value;
+  };
+  /** The same as JSON text: this test process must not stringify it either. */
+  const nestedText = (levels: number) => `${'{"a":'.repeat(levels - 1)}{"a":1}${'}'.repeat(levels - 1)}`;
+  /** A record's JSON text with `field` set to JSON text. */
+  const recordText = (extra: Record<string, unknown>, field: string, json: string) =>
+    `${JSON.stringify(record(extra)).slice(0, -1)},"${field}":${json}}`;
+
+  test('a record with meta or usage nested 5,000 levels (a 10 KB body) is a 400, not a 500', async () => {
+    for (const field of ['meta', 'usage']) {
+      const body = recordText({}, field, nestedText(5000));
+      expect(body.length).toBeLessThan(40_000);
+      const response = await ctx.app.inject({
+        method: 'POST',
+        url: '/ingest',
+        headers: { 'x-ingest-key': INGEST_KEY, 'content-type': 'application/json' },
+        payload: body,
+      });
+      expect(response.statusCode, field).toBe(400);
+      expect(response.json()).toMatchObject({
+        code: 'invalid_request',
+        message: 'JSON body is nested deeper than 64 levels',
+      });
+    }
+    expect(await rows()).toEqual([]);
+    expect((await ctx.app.inject({ method: 'GET', url: '/ping' })).statusCode).toBe(200);
+  });
+
+  test('meta and usage may nest 32 levels; one more is refused naming the field', async () => {
+    expect((await ctx.ingest(record({ meta: nestedObject(32) }))).statusCode).toBe(201);
+    const meta = await ctx.ingest(record({ meta: nestedObject(33) }));
+    expect(meta.statusCode).toBe(400);
+    expect(meta.json().message).toBe('meta is nested deeper than 32 levels');
+    const usage = await ctx.ingest(
+      record({ usage: { prompt_tokens: 1000, completion_tokens: 500, x: nestedObject(32) } }),
+    );
+    expect(usage.json().message).toBe('usage is nested deeper than 32 levels');
+    expect(await rows()).toHaveLength(1);
+  });
+
+  test('in a batch, a deeply nested record is refused alone and the 999 others are stored', async () => {
+    const records = Array.from({ length: 1000 }, (_, i) => JSON.stringify(record({ event_id: `deep-${i}` })));
+    records[500] = recordText({ event_id: 'deep-500' }, 'meta', nestedText(5000));
+    records[501] = recordText(
+      { event_id: 'deep-501' },
+      'usage',
+      `{"prompt_tokens":1,"deep":${nestedText(100_000)}}`,
+    );
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY, 'content-type': 'application/json' },
+      payload: `{"records":[${records.join(',')}]}`,
+    });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({ created: 998, rejected: 2 });
+    expect(body.results[500]).toEqual({
+      index: 500,
+      status: 'rejected',
+      code: 'validation_error',
+      reason: 'meta is nested deeper than 32 levels',
+    });
+    expect(body.results[501]).toMatchObject({
+      code: 'validation_error',
+      reason: 'usage is nested deeper than 32 levels',
+    });
+    expect((await ctx.admin('GET', '/metrics')).json().db.usage_rows).toBe(998);
+  });
+
+  test('any other JSON body nested too deeply is refused before it is parsed', async () => {
+    const response = await ctx.app.inject({
+      method: 'PUT',
+      url: '/prices/overrides',
+      headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+      payload: `{"overrides":${'['.repeat(200_000)}${']'.repeat(200_000)}}`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      code: 'invalid_request',
+      message: 'JSON body is nested deeper than 64 levels',
+    });
+  });
+});
+
+describe('the raw usage object is capped like meta (issue 16.6)', () => {
+  test('a usage object over 8 KiB of JSON is refused, alone in a batch; a real one is stored verbatim', async () => {
+    const junk = { prompt_tokens: 1000, completion_tokens: 500, junk: 'x'.repeat(900_000) };
+    const single = await ctx.ingest(record({ usage: junk }));
+    expect(single.statusCode).toBe(400);
+    expect(single.json().message).toBe('usage must be at most 8192 bytes of JSON');
+
+    const real = {
+      prompt_tokens: 1000,
+      completion_tokens: 500,
+      total_tokens: 1500,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0 },
+    };
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/ingest/batch',
+      headers: { 'x-ingest-key': INGEST_KEY },
+      payload: { records: [record({ usage: junk, event_id: 'j' }), record({ usage: real, event_id: 'r' })] },
+    });
+    expect(response.json()).toMatchObject({ created: 1, rejected: 1 });
+    expect(response.json().results[0]).toMatchObject({
+      status: 'rejected',
+      code: 'validation_error',
+      reason: 'usage must be at most 8192 bytes of JSON',
+    });
+    const stored = new Database(ctx.dbPath, { readonly: true });
+    try {
+      const rawUsage = stored.prepare('SELECT raw_usage FROM usage_log').pluck().all();
+      expect(rawUsage).toEqual([JSON.stringify(real)]);
+    } finally {
+      stored.close();
     }
   });
 });

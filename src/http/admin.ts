@@ -63,6 +63,21 @@ const MetricsBody = Type.Object({
     tokens_seen_5m: Type.Integer(),
     tokens_seen_1h: Type.Integer(),
   }),
+  ingest_refusals: Type.Object(
+    {
+      rate_limited_last_hour: Type.Integer({
+        minimum: 0,
+        description: 'Ingest records refused by the per-token rate limit in the last hour (this process).',
+      }),
+      last_rate_limited_at: Type.Union([Type.String(), Type.Null()], {
+        description: 'When the last record was refused by the rate limit; null if none since start.',
+      }),
+      last_token_label: Type.Union([Type.String(), Type.Null()], {
+        description: 'Label of the tracking token whose record was refused last.',
+      }),
+    },
+    { description: 'Usage lost to the ingest rate limit, for the dashboard warning (INGEST_RPM).' },
+  ),
 });
 
 const LegacyLogBody = Type.Object(
@@ -172,8 +187,10 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async () => {
-        const stats = await deps.store.stats(deps.clock.now());
+        const nowMs = deps.clock.now();
+        const stats = await deps.store.stats(nowMs);
         const { commits } = metrics;
+        const refusals = metrics.ingestRefusals.summary(nowMs);
         return {
           version: '1',
           env: config.mode,
@@ -224,6 +241,11 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             tokens_seen_1m: stats.tokensSeenLastMinute,
             tokens_seen_5m: stats.tokensSeenLast5Minutes,
             tokens_seen_1h: stats.tokensSeenLastHour,
+          },
+          ingest_refusals: {
+            rate_limited_last_hour: refusals.lastHour,
+            last_rate_limited_at: iso(refusals.lastAtMs),
+            last_token_label: refusals.lastTokenLabel,
           },
         };
       },

@@ -53,6 +53,10 @@ export function toAppError(error: FastifyError | Error): AppError {
 /**
  * The one error handler and the not-found handler. A path that exists under another method answers
  * 405 with an Allow header; anything else answers 404. Both use the error body.
+ *
+ * Paths match as the router matches them: exactly, so `/reset/` is another path than `/reset` and
+ * answers 404 for every method. OPTIONS routes do not count: with ALLOWED_ORIGINS set, @fastify/cors
+ * adds `OPTIONS *` for preflights, which would otherwise make every unknown path a 405.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   const routes: { pattern: RegExp; method: string }[] = [];
@@ -62,9 +66,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       `^${route.url
         .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
         .replace(/:[A-Za-z_]+/g, '[^/]+')
-        .replace(/\*/g, '.*')}/?$`,
+        .replace(/\*/g, '.*')}$`,
     );
-    for (const method of methods) if (method !== 'HEAD') routes.push({ pattern, method });
+    for (const method of methods) {
+      if (method !== 'HEAD' && method !== 'OPTIONS') routes.push({ pattern, method });
+    }
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

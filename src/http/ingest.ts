@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { RecordResult } from '../ingest/ingest-service.js';
+import { AppError } from '../errors.js';
+import type { BatchOutcome, RecordResult } from '../ingest/ingest-service.js';
 import { IngestBatchSchema, IngestRecordSchema } from '../ingest/record-schema.js';
 import { nanoToUsd } from '../lib/money.js';
 import type { HttpDeps } from './deps.js';
@@ -57,6 +58,37 @@ function toBatchItem(result: RecordResult, index: number) {
   }
 }
 
+const retryAfterSeconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
+
+/**
+ * A batch whose records the rate limit refused is never a quiet 200: with nothing stored it is a
+ * 429 (a client that only checks the status still notices, and may resend the whole batch), and
+ * with some stored it is a 200 that carries Retry-After for the refused ones.
+ */
+function batchAnswer(outcome: BatchOutcome) {
+  const count = (status: RecordResult['status']) => outcome.results.filter((r) => r.status === status).length;
+  const body = {
+    created: count('created'),
+    duplicates: count('duplicate'),
+    rejected: count('rejected'),
+    results: outcome.results.map(toBatchItem),
+  };
+  if (outcome.retryAfterMs === null) return { body, headers: {} };
+  const retryAfter = { 'retry-after': retryAfterSeconds(outcome.retryAfterMs) };
+  if (body.created + body.duplicates === 0) {
+    const limited = outcome.results.filter(
+      (r) => r.status === 'rejected' && r.code === 'rate_limited',
+    ).length;
+    const others = body.rejected - limited;
+    throw new AppError(
+      'rate_limited',
+      `Ingest rate limit exceeded: ${limited} of ${outcome.results.length} records refused and nothing stored${others > 0 ? ` (${others} more were rejected for other reasons)` : ''}; resend after Retry-After seconds`,
+      retryAfter,
+    );
+  }
+  return { body, headers: retryAfter };
+}
+
 export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
@@ -88,10 +120,12 @@ export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
     app.post(
       '/ingest/batch',
       {
-        config: { auth: 'ingest' },
+        // One record nested too deeply is refused alone (normalise-record.ts), not the whole batch.
+        config: { auth: 'ingest', depthCheckedPerItem: true },
         schema: {
           summary: 'Record up to 1,000 calls in one transaction',
-          description: 'Each record is answered on its own: created, duplicate, or rejected with a reason.',
+          description:
+            'Each record is answered on its own: created, duplicate, or rejected with a reason. When the rate limit refused records, the answer has Retry-After; when it refused records and nothing was stored, the answer is 429.',
           tags: ['ingest'],
           body: IngestBatchSchema,
           response: responses({
@@ -104,15 +138,9 @@ export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           }),
         },
       },
-      async (request) => {
-        const results = await deps.ingest.ingestBatch(request.body.records);
-        const count = (status: RecordResult['status']) => results.filter((r) => r.status === status).length;
-        return {
-          created: count('created'),
-          duplicates: count('duplicate'),
-          rejected: count('rejected'),
-          results: results.map(toBatchItem),
-        };
+      async (request, reply) => {
+        const { body, headers } = batchAnswer(await deps.ingest.ingestBatch(request.body.records));
+        return reply.headers(headers).send(body);
       },
     );
   };

@@ -11,6 +11,8 @@ import { responses } from './schemas.js';
 
 /** Where the interactive reference lives; its assets are served from the package, so it works offline. */
 export const DOCS_PREFIX = '/docs';
+/** The OpenAPI document the docs page loads. */
+export const OPENAPI_PATH = '/openapi.json';
 
 const SECURITY: Record<RouteAuth, Record<string, string[]>[]> = {
   public: [],
@@ -67,7 +69,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     uiConfig: {
-      url: '/openapi.json',
+      url: OPENAPI_PATH,
       docExpansion: 'list',
       deepLinking: true,
       tryItOutEnabled: false,
@@ -85,7 +87,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
 export function openApiRoutes(_deps: HttpDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
-      '/openapi.json',
+      OPENAPI_PATH,
       {
         config: { auth: 'public' },
         schema: {

@@ -25,6 +25,16 @@ export type RecordResult =
   | { status: 'duplicate'; id: number }
   | { status: 'rejected'; code: RejectReason; reason: string; retryAfterMs?: number };
 
+export interface BatchOutcome {
+  /** One result per record, in the order sent. */
+  results: RecordResult[];
+  /**
+   * Set when the rate limit refused records: how long until every token's bucket holds all of its
+   * refused records again (a bucket holds at most its burst), so a retry after it is not refused.
+   */
+  retryAfterMs: number | null;
+}
+
 export interface LegacyLogBody {
   timestamp?: string;
   model: string;
@@ -38,7 +48,7 @@ export interface IngestService {
   /** One record; throws AppError for anything but created/duplicate. */
   ingestOne(body: IngestRecordBody): Promise<RecordResult & { status: 'created' | 'duplicate' }>;
   /** Many records in one transaction; every record gets its own result. */
-  ingestBatch(records: readonly unknown[]): Promise<RecordResult[]>;
+  ingestBatch(records: readonly unknown[]): Promise<BatchOutcome>;
   /** The deprecated POST /log: a token-less row. */
   ingestLegacy(body: LegacyLogBody): Promise<{ id: number }>;
 }
@@ -73,6 +83,24 @@ export function createIngestService(deps: IngestDeps): IngestService {
     capacity: config.ingestRateLimit.burst,
     refillPerMinute: config.ingestRateLimit.ratePerMinute,
   };
+  const refillPerMs = limits.refillPerMinute / 60_000;
+
+  /** What one call learns as it goes: tokens looked up, and rate-limit refusals per token id. */
+  interface CallState {
+    tokens: Map<string, TokenRecord | undefined>;
+    limited: Map<number, { records: number; firstRetryMs: number }>;
+  }
+  const newCallState = (): CallState => ({ tokens: new Map(), limited: new Map() });
+
+  /** The wait after which every token's refused records fit in its bucket again. */
+  function retryAfterAll(state: CallState): number | null {
+    let longest: number | null = null;
+    for (const { records, firstRetryMs } of state.limited.values()) {
+      const waitMs = firstRetryMs + (Math.min(records, limits.capacity) - 1) / refillPerMs;
+      longest = Math.max(longest ?? 0, Math.ceil(waitMs));
+    }
+    return longest;
+  }
 
   type Prepared =
     | { ok: true; usage: NewUsage }
@@ -103,22 +131,23 @@ export function createIngestService(deps: IngestDeps): IngestService {
     });
   }
 
-  async function prepare(
-    record: NormalisedRecord,
-    receivedAt: number,
-    tokenCache: Map<string, TokenRecord | undefined>,
-  ): Promise<Prepared> {
-    let token = tokenCache.get(record.trackingToken);
-    if (!tokenCache.has(record.trackingToken)) {
+  async function prepare(record: NormalisedRecord, receivedAt: number, state: CallState): Promise<Prepared> {
+    let token = state.tokens.get(record.trackingToken);
+    if (!state.tokens.has(record.trackingToken)) {
       token = await store.findTokenByValue(record.trackingToken);
-      tokenCache.set(record.trackingToken, token);
+      state.tokens.set(record.trackingToken, token);
     }
     if (!token) return reject('unknown_token', 'Unknown tracking token');
     if (!token.active) return reject('inactive_token', 'Tracking token is inactive');
 
-    const decision = await buckets.take(`ingest:${token.id}`, limits, clock.now());
+    const nowMs = clock.now();
+    const decision = await buckets.take(`ingest:${token.id}`, limits, nowMs);
     if (!decision.allowed) {
       metrics.countRateLimitHit('ingest');
+      metrics.recordIngestRateLimited(nowMs, token.label);
+      const seen = state.limited.get(token.id);
+      if (seen) seen.records += 1;
+      else state.limited.set(token.id, { records: 1, firstRetryMs: decision.retryAfterMs });
       return reject('rate_limited', 'Rate limit exceeded for this tracking token', decision.retryAfterMs);
     }
 
@@ -172,7 +201,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         metrics.countIngest('validation_error');
         throw new AppError('invalid_request', normalised.reason);
       }
-      const prepared = await prepare(normalised.record, nowMs, new Map());
+      const prepared = await prepare(normalised.record, nowMs, newCallState());
       if (!prepared.ok) {
         const { code, reason, retryAfterMs } = prepared.result;
         const headers: Record<string, string> = retryAfterMs
@@ -201,7 +230,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       const nowMs = clock.now();
       const results: RecordResult[] = new Array(records.length);
       const toWrite: { index: number; usage: NewUsage }[] = [];
-      const tokenCache = new Map<string, TokenRecord | undefined>();
+      const state = newCallState();
       for (const [index, raw] of records.entries()) {
         if (!validateRecord(raw)) {
           const error = validateRecord.errors?.[0];
@@ -217,7 +246,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
           results[index] = (reject('validation_error', normalised.reason) as { result: RecordResult }).result;
           continue;
         }
-        const prepared = await prepare(normalised.record, nowMs, tokenCache);
+        const prepared = await prepare(normalised.record, nowMs, state);
         if (prepared.ok) toWrite.push({ index, usage: prepared.usage });
         else results[index] = prepared.result;
       }
@@ -239,7 +268,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         });
       }
       countWritten(results);
-      return results;
+      return { results, retryAfterMs: retryAfterAll(state) };
     },
 
     async ingestLegacy(body) {

@@ -1,3 +1,4 @@
+import { valueDeeperThan } from '../lib/json-depth.js';
 import { usdToNano } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import type { TokenCounts } from '../storage/store.js';
@@ -31,7 +32,13 @@ export interface NormaliseContext {
 
 /** Client clocks drift; a call stamped further ahead than this is refused, not stored. */
 export const MAX_FUTURE_SKEW_MS = 24 * 3_600_000;
-const MAX_META_BYTES = 8192;
+/** Largest `meta` and `usage`, as stored JSON; no provider's usage object comes near it. */
+export const MAX_FREE_FORM_BYTES = 8192;
+/**
+ * Deepest `meta` and `usage`. Checked before anything recursive (JSON.stringify) reads them: a
+ * batch body skips the parser's depth check so that one deep record is refused alone.
+ */
+export const MAX_FREE_FORM_DEPTH = 32;
 
 type Body = IngestRecordBody & Record<string, unknown>;
 
@@ -100,6 +107,17 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
     const field = pick<number>(body, snake, camel);
     if (field.conflict) return fail(field.conflict);
     if (field.value !== undefined) sent[snake] = field.value;
+  }
+
+  for (const field of ['meta', 'usage'] as const) {
+    if (valueDeeperThan(body[field], MAX_FREE_FORM_DEPTH))
+      return fail(`${field} is nested deeper than ${MAX_FREE_FORM_DEPTH} levels`);
+  }
+  let rawUsage: string | null = null;
+  if (body.usage !== undefined) {
+    rawUsage = JSON.stringify(body.usage);
+    if (Buffer.byteLength(rawUsage) > MAX_FREE_FORM_BYTES)
+      return fail(`usage must be at most ${MAX_FREE_FORM_BYTES} bytes of JSON`);
   }
 
   let fromUsage: Partial<TokenCounts> = {};
@@ -184,8 +202,8 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
   let meta: string | null = null;
   if (body.meta !== undefined) {
     meta = JSON.stringify(body.meta);
-    if (Buffer.byteLength(meta) > MAX_META_BYTES)
-      return fail(`meta must be at most ${MAX_META_BYTES} bytes of JSON`);
+    if (Buffer.byteLength(meta) > MAX_FREE_FORM_BYTES)
+      return fail(`meta must be at most ${MAX_FREE_FORM_BYTES} bytes of JSON`);
   }
 
   let tags: Record<string, string> | null = null;
@@ -213,7 +231,7 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
       completionWindow: window.value?.trim().toLowerCase() || null,
       clientCostNanoUsd: cost.value === undefined ? null : usdToNano(cost.value),
       meta,
-      rawUsage: body.usage === undefined ? null : JSON.stringify(body.usage),
+      rawUsage,
       user: body.user?.trim() || null,
       tags,
     },

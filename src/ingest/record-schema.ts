@@ -87,7 +87,11 @@ export const IngestRecordSchema = Type.Object(
     usage: Type.Optional(
       Type.Object(
         {},
-        { additionalProperties: true, description: "The provider's raw usage object, verbatim." },
+        {
+          additionalProperties: true,
+          description:
+            "The provider's raw usage object, verbatim (at most 8 KiB of JSON, 32 levels deep); stored as sent.",
+        },
       ),
     ),
     cost_usd: Type.Optional(
@@ -99,7 +103,13 @@ export const IngestRecordSchema = Type.Object(
     ),
     costUsd: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
     meta: Type.Optional(
-      Type.Object({}, { additionalProperties: true, description: 'Free-form metadata, stored as JSON.' }),
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: 'Free-form metadata, stored as JSON (at most 8 KiB, 32 levels deep).',
+        },
+      ),
     ),
     user: Type.Optional(
       Type.String({

@@ -1,4 +1,5 @@
 import { VERSION } from '../version.js';
+import { IngestRefusals } from './ingest-refusals.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.js';
 
 /**
@@ -66,6 +67,8 @@ export class Metrics {
     unknown_token: 0,
     inactive_token: 0,
   };
+  /** Rate-limited ingest records of the last hour, for the dashboard's warning. */
+  readonly ingestRefusals = new IngestRefusals();
   /** Records per group commit and its duration, for tuning. */
   readonly commits = { count: 0, records: 0, totalMs: 0, maxRecords: 0 };
   private readonly latency = new Map<string, LatencyWindow>();
@@ -91,6 +94,11 @@ export class Metrics {
 
   countIngest(outcome: IngestOutcome, n = 1): void {
     this.ingest[outcome] += n;
+  }
+
+  /** An ingest record refused by its tracking token's rate limit (`countIngest` counts it too). */
+  recordIngestRateLimited(nowMs: number, tokenLabel: string): void {
+    this.ingestRefusals.record(nowMs, tokenLabel);
   }
 
   recordCommit(records: number, durationMs: number): void {

@@ -46,10 +46,23 @@ export interface AuthDeps {
   sessions: Pick<Store, 'findSession'>;
 }
 
+/** Which failed-attempt budget a credential draws on; the two never lock each other out. */
+type FailureBudget = 'admin' | 'ingest';
+
 /**
- * Checks the admin or ingest key of a request. Wrong or missing keys are counted per client IP;
- * once an IP has used up AUTH_FAILURES_PER_MINUTE it gets 429 without its key being compared, so
- * keys cannot be brute-forced.
+ * Checks the admin or ingest key of a request. Wrong or missing keys are counted per client IP, in
+ * two separate budgets of AUTH_FAILURES_PER_MINUTE: one for the admin side (X-API-Key, the
+ * metrics token, sign-in, session cookies), one for ingest keys.
+ *
+ * Admin side: once an IP has used up its budget it gets 429 without its key being compared, so
+ * the admin key cannot be brute-forced, even at the cost of refusing a correct key from that IP
+ * for a while. Ingest: a correct X-Ingest-Key always gets through; only wrong ones get 429. Behind
+ * a proxy without TRUST_PROXY every app shares one IP, and one app with a stale key must not stop
+ * every other app's usage (issue 16.7). What stops guessing an ingest key is its length
+ * (production refuses keys under 24 characters) and the tracking token each record still needs.
+ * A valid session cookie (a 256-bit random id) also gets through: a signed-in dashboard keeps
+ * working while someone else's wrong key has locked its address out. docs/operations.md has the
+ * trade-off.
  *
  * Admin routes also accept the dashboard's session cookie (when no X-API-Key is sent). A
  * state-changing request authenticated by the cookie must carry the session's X-CSRF-Token; a
@@ -64,41 +77,40 @@ export function createAuthenticator(deps: AuthDeps) {
     capacity: config.authFailuresPerMinute,
     refillPerMinute: config.authFailuresPerMinute,
   };
+  const failureKey = (request: FastifyRequest, budget: FailureBudget) => `authfail:${budget}:${request.ip}`;
+
+  function tooManyFailures(retryAfterMs: number): AppError {
+    metrics.countRateLimitHit('auth');
+    return new AppError('rate_limited', 'Too many failed authentication attempts', {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    });
+  }
 
   /** Throws 429 once this IP has used up its failed attempts. */
-  async function refuseWhenExhausted(request: FastifyRequest): Promise<void> {
-    const budget = await buckets.peek(`authfail:${request.ip}`, failureLimits, clock.now());
-    if (!budget.allowed) {
-      metrics.countRateLimitHit('auth');
-      throw new AppError('rate_limited', 'Too many failed authentication attempts', {
-        'retry-after': String(Math.max(1, Math.ceil(budget.retryAfterMs / 1000))),
-      });
-    }
+  async function refuseWhenExhausted(request: FastifyRequest, budget: FailureBudget): Promise<void> {
+    const decision = await buckets.peek(failureKey(request, budget), failureLimits, clock.now());
+    if (!decision.allowed) throw tooManyFailures(decision.retryAfterMs);
   }
 
-  async function countFailure(request: FastifyRequest): Promise<void> {
-    await buckets.take(`authfail:${request.ip}`, failureLimits, clock.now());
+  /** Counts a failed attempt; throws 429 instead when the budget was already used up. */
+  async function countFailure(request: FastifyRequest, budget: FailureBudget): Promise<void> {
+    const decision = await buckets.take(failureKey(request, budget), failureLimits, clock.now());
+    if (!decision.allowed) throw tooManyFailures(decision.retryAfterMs);
   }
 
-  async function check(
-    request: FastifyRequest,
-    secret: Buffer | undefined,
-    headerName: string,
-  ): Promise<void> {
-    if (secret === undefined) return;
-    await refuseWhenExhausted(request);
-    if (secretMatches(header(request, headerName), secret)) return;
-    if (headerName === 'x-api-key' && acceptsMetricsToken(request)) return;
-    await countFailure(request);
-    const label = headerName === 'x-api-key' ? 'X-API-Key' : 'X-Ingest-Key';
-    throw new AppError('unauthorized', `Invalid or missing ${label}`);
+  async function checkAdminKey(request: FastifyRequest): Promise<void> {
+    if (adminSecret === undefined) return;
+    await refuseWhenExhausted(request, 'admin');
+    if (secretMatches(header(request, 'x-api-key'), adminSecret)) return;
+    if (acceptsMetricsToken(request)) return;
+    await countFailure(request, 'admin');
+    throw new AppError('unauthorized', 'Invalid or missing X-API-Key');
   }
 
   async function checkSession(request: FastifyRequest, sessionId: string): Promise<void> {
-    await refuseWhenExhausted(request);
     const session = await sessions.findSession(hashSessionId(sessionId), clock.now());
     if (!session) {
-      await countFailure(request);
+      await countFailure(request, 'admin');
       throw new AppError('unauthorized', 'Session expired or signed out; sign in again');
     }
     if (isSafeMethod(request.method)) return;
@@ -121,23 +133,22 @@ export function createAuthenticator(deps: AuthDeps) {
       if (adminSecret !== undefined && header(request, 'x-api-key') === undefined && sessionId) {
         return checkSession(request, sessionId);
       }
-      return check(request, adminSecret, 'x-api-key');
+      return checkAdminKey(request);
     },
     /** Sign-in: the same comparison and failure counting as X-API-Key, for a key in a body. */
     verifyAdminKey: async (request: FastifyRequest, key: string): Promise<void> => {
       if (adminSecret === undefined) return;
-      await refuseWhenExhausted(request);
+      await refuseWhenExhausted(request, 'admin');
       if (secretMatches(key, adminSecret)) return;
-      await countFailure(request);
+      await countFailure(request, 'admin');
       throw new AppError('unauthorized', 'Wrong admin key');
     },
     ingest: async (request: FastifyRequest) => {
-      try {
-        await check(request, ingestSecret, 'x-ingest-key');
-      } catch (error) {
-        metrics.countIngest('bad_auth');
-        throw error;
-      }
+      if (ingestSecret === undefined) return;
+      if (secretMatches(header(request, 'x-ingest-key'), ingestSecret)) return;
+      metrics.countIngest('bad_auth');
+      await countFailure(request, 'ingest');
+      throw new AppError('unauthorized', 'Invalid or missing X-Ingest-Key');
     },
   };
 }

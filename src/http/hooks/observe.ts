@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
+import { createSecretScrubber } from '../../lib/scrub-secrets.js';
 import type { Metrics } from '../../metrics/metrics.js';
 
 /** Header and field paths pino replaces with "[redacted]" wherever they appear in a log object. */
@@ -21,7 +22,8 @@ export const LOG_REDACT_PATHS = [
 /**
  * Fastify's logger options: JSON lines at LOG_LEVEL, with secrets kept out twice over. Known secret
  * fields are redacted by path, and the configured key values themselves are scrubbed from every
- * line before it is written, wherever they turn up (a key pasted into a query string or a body).
+ * line before it is written, wherever they turn up (a key pasted into a query string or a body),
+ * percent-encoded or not (src/lib/scrub-secrets.ts).
  */
 export function loggerOptions(config: {
   logLevel: string;
@@ -29,25 +31,11 @@ export function loggerOptions(config: {
   ingestKey?: string | undefined;
   metricsToken?: string | undefined;
 }) {
-  const secrets = [config.apiKey, config.ingestKey, config.metricsToken]
-    .filter((secret): secret is string => secret !== undefined && secret !== '')
-    .sort((a, b) => b.length - a.length);
+  const scrub = createSecretScrubber([config.apiKey, config.ingestKey, config.metricsToken]);
   return {
     level: config.logLevel,
     redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
-    hooks: {
-      streamWrite(line: string): string {
-        let scrubbed = line;
-        for (const secret of secrets) {
-          if (scrubbed.includes(secret)) scrubbed = scrubbed.replaceAll(secret, '[redacted]');
-          // JSON escapes some characters, so a secret can reach the line in its escaped form.
-          const escaped = JSON.stringify(secret).slice(1, -1);
-          if (escaped !== secret && scrubbed.includes(escaped))
-            scrubbed = scrubbed.replaceAll(escaped, '[redacted]');
-        }
-        return scrubbed;
-      },
-    },
+    hooks: { streamWrite: scrub },
   };
 }
 

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { BucketDecision, BucketStore } from '../../ratelimit/bucket-store.js';
-import { DOCS_PREFIX } from '../openapi.js';
+import { DOCS_PREFIX, OPENAPI_PATH } from '../openapi.js';
 
 export function setRateLimitHeaders(reply: FastifyReply, decision: BucketDecision): void {
   reply.header('x-ratelimit-limit', decision.limit);
@@ -21,8 +21,9 @@ export function rateLimitedError(decision: BucketDecision, message = 'Rate limit
 /**
  * The admin limiter: one bucket per client IP (RATE_LIMIT_RPM / RATE_LIMIT_BURST) for every request
  * that is not on an exempt path and not an ingest route (ingest is limited per tracking token).
- * The API docs page (`/docs` and its scripts and styles) is always exempt: it serves static files
- * and no data, and opening it would otherwise spend half a dozen requests of the caller's burst.
+ * The API docs page (`/docs` and its scripts and styles) and the document it loads (`/openapi.json`)
+ * are always exempt: they serve no data, and opening the page would otherwise spend half a dozen
+ * requests of the caller's burst (and break once the bucket is empty: issue 16.10).
  */
 export function createAdminRateLimiter(deps: {
   config: Config;
@@ -32,7 +33,7 @@ export function createAdminRateLimiter(deps: {
 }) {
   const { config, buckets, clock, metrics } = deps;
   const limits = { capacity: config.rateLimit.burst, refillPerMinute: config.rateLimit.ratePerMinute };
-  const exempt = [...config.rateLimit.exemptPaths, DOCS_PREFIX];
+  const exempt = [...config.rateLimit.exemptPaths, DOCS_PREFIX, OPENAPI_PATH];
 
   const isExempt = (path: string) =>
     exempt.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
