@@ -402,7 +402,7 @@ describe('ingest limits that lose nothing (issue 17.3)', () => {
         status: 'error',
         code: 'rate_limited',
         message:
-          'Ingest rate limit exceeded: 4 of 5 records refused and nothing stored (1 more were rejected for other reasons); resend after Retry-After seconds',
+          'Ingest rate limit exceeded: 4 of 5 records refused and nothing stored (1 more rejected for other reasons); resend after Retry-After seconds',
         requestId: expect.any(String),
       });
       expect((await limited.admin('GET', '/data')).json().data).toHaveLength(4);

@@ -82,7 +82,7 @@ function batchAnswer(outcome: BatchOutcome) {
     const others = body.rejected - limited;
     throw new AppError(
       'rate_limited',
-      `Ingest rate limit exceeded: ${limited} of ${outcome.results.length} records refused and nothing stored${others > 0 ? ` (${others} more were rejected for other reasons)` : ''}; resend after Retry-After seconds`,
+      `Ingest rate limit exceeded: ${limited} of ${outcome.results.length} records refused and nothing stored${others > 0 ? ` (${others} more rejected for other reasons)` : ''}; resend after Retry-After seconds`,
       retryAfter,
     );
   }
