@@ -129,6 +129,8 @@ export class Delivery {
     }
     this.queue.push(line);
     this.spool?.append(line);
+    // While a request is in flight or a retry is pending, its end decides what is sent next.
+    if (this.inFlight || this.retryAt > 0) return true;
     if (this.queue.length >= this.batchLimit) this.arm(0);
     else if (this.queue.length === 1) this.arm(this.options.flushIntervalMs);
     return true;
@@ -141,6 +143,11 @@ export class Delivery {
   /** The last verdict per budget seen in an ingest answer (arrives with budgets). */
   lastBudgets(): BudgetVerdict[] {
     return [...this.budgets.values()];
+  }
+
+  /** True while a request to Cost Guardian is in flight. */
+  isSending(): boolean {
+    return this.inFlight !== null;
   }
 
   /** Every record not yet acknowledged, oldest first. */
