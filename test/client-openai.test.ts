@@ -284,3 +284,43 @@ test('user and tags come from the wrapper, then the async context, and track() t
   expect(byId['chatcmpl-a-2']).toMatchObject({ user: 'u-42', tags: { team: 'search', feature: 'chat' } });
   expect(byId['chatcmpl-a-3']).toMatchObject({ user: 'u-7', tags: { feature: 'manual' } });
 });
+
+test('an Anthropic message, plain and streamed, is stored once with its cache reads and writes', async () => {
+  const { default: Anthropic } = await import('@anthropic-ai/sdk');
+  const { token, client } = await setup('anthropic');
+  const raw = new Anthropic({ baseURL: fake.origin, apiKey: 'sk-ant-test', maxRetries: 0 });
+  const tracked = client.wrapAnthropic(raw);
+  const params = {
+    model: 'claude-3-5-haiku',
+    max_tokens: 256,
+    messages: [{ role: 'user' as const, content: 'Hi' }],
+  };
+  const plain = await raw.messages.create(params, headers('m-1'));
+  const wrapped = await tracked.messages.create(params, headers('m-1'));
+  expect(JSON.stringify(wrapped)).toBe(JSON.stringify(plain));
+  const plainEvents = await collect(await raw.messages.create({ ...params, stream: true }, headers('m-2')));
+  const wrappedEvents = await collect(
+    await tracked.messages.create({ ...params, stream: true }, headers('m-2')),
+  );
+  expect(wrappedEvents).toEqual(plainEvents);
+  const final = await tracked.messages.stream(params, headers('m-3')).finalMessage();
+  expect(final.usage.output_tokens).toBe(120);
+  await expect(
+    collect(await tracked.messages.create({ ...params, stream: true }, headers('m-4', 'cut-before-usage'))),
+  ).rejects.toThrow();
+  await flushed(client);
+  const rows = await rowsOf(token.id);
+  expect(rows.map((r) => r.eventId).sort()).toEqual(['msg_m-1', 'msg_m-2', 'msg_m-3']);
+  for (const row of rows) {
+    expect(row).toMatchObject({
+      model: 'claude-3-5-haiku-20241022',
+      promptTokens: 10_050,
+      cachedTokens: 8000,
+      completionTokens: 120,
+      serviceTier: 'standard',
+      pricingStatus: 'priced',
+    });
+    expect(row.estimatedCostUSD).toBeCloseTo((50 * 0.8 + 2000 * 1 + 8000 * 0.08 + 120 * 4) / 1e6, 12);
+  }
+  expect(client.stats().untracked).toBe(1);
+});

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /**
- * A fake OpenAI API over real HTTP and SSE, with the bodies the API returns (usage with cached and
+ * A fake OpenAI API (and Anthropic's POST /v1/messages) over real HTTP and SSE, with the bodies the API returns (usage with cached and
  * reasoning tokens, streams whose usage chunk comes last when asked for, Responses API events,
  * embeddings, a Batch API output file). Deterministic: the same request with the same
  * `x-fake-id` header gets the same bytes, so a wrapped and an unwrapped call can be compared.
@@ -68,7 +68,10 @@ export function responsesUsage(u: ChatUsage) {
 const WORDS = ['Hello', '!', ' How', ' can', ' I', ' help', '?'];
 
 export interface FakeOpenAi {
+  /** For the openai SDK (`baseURL`). */
   baseUrl: string;
+  /** For the Anthropic SDK, which adds /v1 itself. */
+  origin: string;
   /** Every request received: method, path, parsed body. */
   requests: { method: string; path: string; body: Record<string, unknown> | undefined }[];
   /** Batch output files served by GET /v1/files/:id/content. */
@@ -261,6 +264,59 @@ function streamResponse(
   response.end();
 }
 
+/** An Anthropic Messages API answer: cache reads and writes, the service tier inside usage. */
+export const ANTHROPIC_MODEL = 'claude-3-5-haiku-20241022';
+export function anthropicUsage(outputTokens = 120) {
+  return {
+    input_tokens: 50,
+    cache_creation_input_tokens: 2000,
+    cache_read_input_tokens: 8000,
+    cache_creation: { ephemeral_5m_input_tokens: 2000, ephemeral_1h_input_tokens: 0 },
+    output_tokens: outputTokens,
+    service_tier: 'standard',
+  };
+}
+
+function anthropicMessage(id: string, done: boolean) {
+  return {
+    id,
+    type: 'message',
+    role: 'assistant',
+    model: ANTHROPIC_MODEL,
+    content: done ? [{ type: 'text', text: WORDS.join('') }] : [],
+    stop_reason: done ? 'end_turn' : null,
+    stop_sequence: null,
+    usage: anthropicUsage(done ? 120 : 1),
+  };
+}
+
+function streamAnthropic(response: ServerResponse, id: string, scenario: string) {
+  const out = sse(response, id);
+  out.data({ type: 'message_start', message: anthropicMessage(id, false) }, 'message_start');
+  out.data(
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    'content_block_start',
+  );
+  for (const word of WORDS) {
+    out.data(
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: word } },
+      'content_block_delta',
+    );
+  }
+  out.data({ type: 'content_block_stop', index: 0 }, 'content_block_stop');
+  if (scenario === 'cut-before-usage') return out.cut();
+  out.data(
+    {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: 120 },
+    },
+    'message_delta',
+  );
+  out.data({ type: 'message_stop' }, 'message_stop');
+  response.end();
+}
+
 /** One Batch API output file: two chat completions and one failed request. */
 export function batchOutputFile(ids: [string, string]): string {
   const line = (n: number, customId: string, body: object | null, status: number, error: object | null) =>
@@ -323,6 +379,11 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
           },
         );
       }
+      if (request.method === 'POST' && path === '/v1/messages' && body) {
+        const id = `msg_${fakeId}`;
+        if (body.stream === true) return streamAnthropic(response, id, scenario);
+        return send(response, 200, anthropicMessage(id, true), { 'request-id': requestId(id) });
+      }
       if (request.method === 'POST' && path === '/v1/responses' && body) {
         const id = `resp_${fakeId}`;
         if (body.stream === true) return streamResponse(response, id, body, scenario);
@@ -367,6 +428,7 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     files,
     close: () =>

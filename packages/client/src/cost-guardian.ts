@@ -8,7 +8,7 @@ import {
   SERVER_BATCH_MAX,
 } from './delivery.js';
 import { type Observation, observeResponse } from './observation.js';
-import { instrumentOpenAI } from './openai.js';
+import { instrumentSdk } from './openai.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 
 export interface CostGuardianOptions extends Attribution {
@@ -177,7 +177,15 @@ export class CostGuardian {
    * `attribution` is added to every call made through the copy.
    */
   wrapOpenAI<T extends object>(openai: T, attribution: Attribution = {}): T {
-    return instrumentOpenAI(openai, this, attribution);
+    return instrumentSdk('openai', openai, this, attribution);
+  }
+
+  /**
+   * A copy of an Anthropic SDK client (@anthropic-ai/sdk) whose `messages.create` calls, streamed
+   * or not (and `messages.stream()`), are tracked; the original is untouched.
+   */
+  wrapAnthropic<T extends object>(anthropic: T, attribution: Attribution = {}): T {
+    return instrumentSdk('anthropic', anthropic, this, attribution);
   }
 
   /**

@@ -43,6 +43,17 @@ export function wrapOpenAI<T extends object>(openai: T, options: ConnectOptions)
   return client.wrapOpenAI(openai, attribution);
 }
 
+/**
+ * Returns a copy of an Anthropic client whose messages.create calls (streamed or not, and
+ * messages.stream()) are tracked.
+ *
+ *   const anthropic = wrapAnthropic(new Anthropic(), { trackingToken, endpoint, ingestKey });
+ */
+export function wrapAnthropic<T extends object>(anthropic: T, options: ConnectOptions): T {
+  const { client, attribution } = connect(options);
+  return client.wrapAnthropic(anthropic, attribution);
+}
+
 /** Tracks one response the app got from a provider itself. Never throws. */
 export function track(response: unknown, options: ConnectOptions & TrackOptions): boolean {
   const { eventId, provider, batch, ...rest } = options as ConnectOptions & TrackOptions;

@@ -9,7 +9,8 @@ import {
 } from './observation.js';
 
 /**
- * Instruments an OpenAI SDK client (openai v5 and later). Every request of the SDK goes through
+ * Instruments an OpenAI SDK client (openai v5 and later), or an Anthropic one (@anthropic-ai/sdk,
+ * the same generated design: the same request method, APIPromise and Stream). Every request of the SDK goes through
  * `client.request(options)`, which returns an APIPromise; the wrapper replaces that one method on a
  * copy of the client (`withOptions({})`, so the caller's client is left as it was) and adds a
  * transform with `APIPromise._thenUnwrap`, the hook the SDK's own resources use. So helpers built
@@ -59,6 +60,9 @@ const COMPLETIONS = /(^|\/)completions$/;
 const RESPONSES = /(^|\/)responses$/;
 const EMBEDDINGS = /(^|\/)embeddings$/;
 const FILE_CONTENT = /(^|\/)files\/[^/]+\/content$/;
+const ANTHROPIC_MESSAGES = /(^|\/)v1\/messages$/;
+
+export type Sdk = 'openai' | 'anthropic';
 
 /**
  * Decides whether a request is tracked, and for a streamed Chat Completions or Completions call
@@ -66,11 +70,18 @@ const FILE_CONTENT = /(^|\/)files\/[^/]+\/content$/;
  * the caller's params object.
  */
 function plan(
+  sdk: Sdk,
   options: RequestOptionsLike,
   attribution: Attribution,
 ): { plan?: Plan; options: RequestOptionsLike } {
   const method = options.method?.toLowerCase();
   const path = options.path ?? '';
+  const body = isObject(options.body) ? options.body : undefined;
+  const stream = options.stream === true || body?.stream === true;
+  if (sdk === 'anthropic') {
+    if (method !== 'post' || !ANTHROPIC_MESSAGES.test(path)) return { options };
+    return { plan: { kind: 'call', api: 'anthropic', stream, injectedUsage: false, attribution }, options };
+  }
   if (method === 'get' && FILE_CONTENT.test(path)) return { plan: { kind: 'file', attribution }, options };
   if (method !== 'post') return { options };
   let api: UsageApi;
@@ -79,8 +90,6 @@ function plan(
   else if (RESPONSES.test(path)) api = 'responses';
   else if (EMBEDDINGS.test(path)) api = 'embeddings';
   else return { options };
-  const body = isObject(options.body) ? options.body : undefined;
-  const stream = options.stream === true || body?.stream === true;
   let injectedUsage = false;
   if (stream && (api === 'chat' || api === 'completions') && body) {
     const streamOptions = isObject(body.stream_options) ? body.stream_options : undefined;
@@ -92,25 +101,28 @@ function plan(
   return { plan: { kind: 'call', api, stream, injectedUsage, attribution }, options };
 }
 
-export function instrumentOpenAI<T extends object>(
-  openai: T,
+export function instrumentSdk<T extends object>(
+  sdk: Sdk,
+  client: T,
   guardian: CostGuardian,
   attribution: Attribution,
 ): T {
-  const source = openai as unknown as Partial<OpenAILike>;
+  const source = client as unknown as Partial<OpenAILike>;
   if (typeof source.withOptions !== 'function' || typeof source.request !== 'function') {
     throw new TypeError(
-      'cost-guardian: wrapOpenAI needs an OpenAI client from the openai package, v5 or later',
+      sdk === 'openai'
+        ? 'cost-guardian: wrapOpenAI needs an OpenAI client from the openai package, v5 or later'
+        : 'cost-guardian: wrapAnthropic needs an Anthropic client from @anthropic-ai/sdk',
     );
   }
-  const client = source.withOptions({});
-  const original = client.request;
-  client.request = function request(this: OpenAILike, options: unknown, remainingRetries?: unknown) {
+  const copy = source.withOptions({});
+  const original = copy.request;
+  copy.request = function request(this: OpenAILike, options: unknown, remainingRetries?: unknown) {
     // Captured here, in the caller's async context; a stream may be read from another one.
     const who = merge(attribution, currentAttribution());
     let decided: Plan | undefined;
     const planned = Promise.resolve(options).then((resolved) => {
-      const result = plan(resolved as RequestOptionsLike, who);
+      const result = plan(sdk, resolved as RequestOptionsLike, who);
       decided = result.plan;
       return result.options;
     });
@@ -120,7 +132,7 @@ export function instrumentOpenAI<T extends object>(
       decided ? observe(guardian, this, decided, data, props) : data,
     );
   };
-  return client as unknown as T;
+  return copy as unknown as T;
 }
 
 function observe(
@@ -158,6 +170,7 @@ function wrapStream(data: unknown, guardian: CostGuardian, client: unknown, plan
   const stream = data as unknown as StreamLike;
   const Stream = stream.constructor as StreamConstructor;
   let recorded = false;
+  const anthropic = anthropicUsage();
   const record = (observation: Observation | undefined) => {
     if (recorded || !observation) return;
     recorded = true;
@@ -167,6 +180,12 @@ function wrapStream(data: unknown, guardian: CostGuardian, client: unknown, plan
     try {
       for await (const item of stream) {
         if (!isObject(item)) {
+          yield item;
+          continue;
+        }
+        if (plan.api === 'anthropic') {
+          anthropic.see(item);
+          if (item.type === 'message_stop') record(anthropic.observation());
           yield item;
           continue;
         }
@@ -189,6 +208,32 @@ function wrapStream(data: unknown, guardian: CostGuardian, client: unknown, plan
     }
   }
   return new Stream(iterate, stream.controller, client);
+}
+
+/**
+ * An Anthropic stream's usage: message_start carries the message (id, model, input and cache
+ * tokens, service tier), each message_delta the cumulative output tokens (and, from newer API
+ * versions, updated input counts); the sum is known at message_stop.
+ */
+function anthropicUsage() {
+  let message: Record<string, unknown> | undefined;
+  let usage: Record<string, unknown> = {};
+  let hasDelta = false;
+  return {
+    see(event: Record<string, unknown>) {
+      if (event.type === 'message_start' && isObject(event.message)) {
+        message = event.message;
+        usage = isObject(message.usage) ? { ...message.usage } : {};
+      } else if (event.type === 'message_delta' && isObject(event.usage)) {
+        hasDelta = true;
+        for (const [key, value] of Object.entries(event.usage)) if (value !== null) usage[key] = value;
+      }
+    },
+    observation(): Observation | undefined {
+      if (!message || !hasDelta) return undefined;
+      return observeResponse({ ...message, usage });
+    },
+  };
 }
 
 function chunkObservation(chunk: Record<string, unknown>): Observation | undefined {
