@@ -290,15 +290,15 @@ function readBatchOutput(data: unknown, guardian: CostGuardian, attribution: Att
       for (;;) {
         const { value, done } = await reader.read();
         buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-        let newline = buffer.indexOf('\n');
-        while (newline >= 0) {
-          if (!handle(buffer.slice(0, newline))) {
+        let start = 0;
+        for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n', start)) {
+          if (!handle(buffer.slice(start, newline))) {
             await reader.cancel();
             return;
           }
-          buffer = buffer.slice(newline + 1);
-          newline = buffer.indexOf('\n');
+          start = newline + 1;
         }
+        buffer = buffer.slice(start);
         if (done) {
           handle(buffer);
           return;
