@@ -12,7 +12,15 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PACKAGE = path.join(ROOT, 'packages/client');
 const manifest = JSON.parse(readFileSync(path.join(PACKAGE, 'package.json'), 'utf8'));
 
-const API = ['CostGuardian', 'costGuardian', 'flush', 'track', 'withAttribution', 'wrapOpenAI'];
+const API = [
+  'CostGuardian',
+  'costGuardian',
+  'flush',
+  'track',
+  'withAttribution',
+  'wrapAnthropic',
+  'wrapOpenAI',
+];
 
 test('every entry the package exports exists, and it has no runtime dependency', () => {
   expect(manifest.type).toBe('module');

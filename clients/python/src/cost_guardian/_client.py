@@ -182,7 +182,8 @@ class CostGuardian:
         if not keep_queue:
             self._queue: Deque[str] = deque()
         else:
-            self._queue = deque(self._queue) + deque(self._in_flight or [])
+            # The parent's request in flight is not the child's: its records go back first.
+            self._queue = deque([*(self._in_flight or []), *self._queue])
         self._in_flight: Optional[List[str]] = None
         self._thread: Optional[threading.Thread] = None
         self._first_at = 0.0
