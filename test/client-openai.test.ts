@@ -135,6 +135,13 @@ test('a streamed chat completion asks for usage, hides the usage chunk, and is s
   expect(wrapped).toEqual(plain);
   expect(plain.some((chunk) => chunk.includes('"usage"'))).toBe(false);
   expect(fake.requests[before]?.body?.stream_options).toEqual({ include_usage: true });
+  const bytes = async (openai: OpenAI) =>
+    new Response(
+      (
+        await openai.chat.completions.create({ ...chatParams, stream: true }, headers('s-1'))
+      ).toReadableStream(),
+    ).text();
+  expect(await bytes(tracked)).toBe(await bytes(raw));
   await flushed(client);
   const rows = await rowsOf(token.id);
   expect(rows).toHaveLength(1);
