@@ -7,8 +7,8 @@ import {
   type FlushResult,
   SERVER_BATCH_MAX,
 } from './delivery.js';
+import { instrumentSdk } from './instrument-sdk.js';
 import { type Observation, observeResponse } from './observation.js';
-import { instrumentSdk } from './openai.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 
 export interface CostGuardianOptions extends Attribution {
