@@ -9,6 +9,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# npm ci needs every workspace's manifest (the client library in packages/).
+COPY packages/client/package.json packages/client/
 RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev

@@ -13,6 +13,8 @@ import { INGEST_KEY } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The project's Python environment (test/requirements.txt): openai and the cost_guardian client. */
+const PYTHON = path.join(ROOT, '.venv/bin/python');
 
 /** A fake OpenAI API over real HTTP: a chat completion in the shape the API returns, with a fresh id. */
 function startFakeOpenAi(): Promise<{ server: Server; baseUrl: string; ids: string[] }> {
@@ -106,11 +108,11 @@ async function rowsOf(tokenId: number) {
   }[];
 }
 
-test('the Python snippet, run with the openai SDK, records the call with the response id as event_id', async () => {
+test('the Python snippet, run with the openai SDK and the wrapper, records the call with the response id as event_id', async () => {
   const token = await guardian.createToken('python-snippet');
   const file = path.join(work, 'snippet.py');
   writeFileSync(file, pythonSnippet({ baseUrl: guardian.baseUrl, token: token.token }));
-  const { stdout, stderr } = await run('python3', [file], { env: env(), timeout: 60_000 });
+  const { stdout, stderr } = await run(PYTHON, [file], { env: env(), timeout: 60_000 });
   expect(stdout.trim()).toBe('Hello!');
   expect(stderr).not.toContain('cost-guardian');
   const rows = await rowsOf(token.id);
@@ -126,12 +128,12 @@ test('the Python snippet, run with the openai SDK, records the call with the res
 test('the Python snippet logs, and does not raise, when Cost Guardian refuses the record', async () => {
   const file = path.join(work, 'snippet-bad-token.py');
   writeFileSync(file, pythonSnippet({ baseUrl: guardian.baseUrl, token: 'tok_unknown_token_value' }));
-  const { stdout, stderr } = await run('python3', [file], { env: env(), timeout: 60_000 });
+  const { stdout, stderr } = await run(PYTHON, [file], { env: env(), timeout: 60_000 });
   expect(stdout.trim()).toBe('Hello!');
-  expect(stderr).toMatch(/cost-guardian: usage not recorded: HTTP Error 40\d/);
+  expect(stderr).toMatch(/cost-guardian: 1 record\(s\) refused \(unknown_token\): Unknown tracking token/);
 });
 
-test('the TypeScript snippet, run with the openai SDK, records the call with the response id as event_id', async () => {
+test('the TypeScript snippet, run with the openai SDK and the built @cost-guardian/client, records the call with the response id as event_id', async () => {
   const token = await guardian.createToken('ts-snippet');
   const file = path.join(work, 'snippet.mts');
   writeFileSync(file, typescriptSnippet({ baseUrl: guardian.baseUrl, token: token.token }));

@@ -1,9 +1,9 @@
 /**
  * Ready-to-paste client snippets for one tracking token. Pure functions of (base URL, token), so the
- * test suite runs exactly what the page shows (test/snippets.test.ts). Every snippet sends the
- * provider's response id as event_id, so a retried report is stored once, and sends the SDK's raw
- * usage object, which the server reads for cached, reasoning and audio tokens. Failures are logged,
- * never swallowed and never raised into the caller's code.
+ * test suite runs exactly what the page shows (test/snippets.test.ts). Python and TypeScript use the
+ * one-line wrappers (clients/python, packages/client), which send the provider's response id as
+ * event_id and its raw usage object, in the background, never raising into the caller's code; cURL
+ * shows the raw HTTP call for every other language.
  */
 export interface SnippetInput {
   /** The service's origin, e.g. https://costs.example.com */
@@ -45,100 +45,48 @@ curl -sS -X POST ${shellQuote(`${baseUrl}/ingest`)} \\
 }
 
 export function pythonSnippet({ baseUrl, token }: SnippetInput): string {
-  return `# pip install openai
-import json
-import logging
+  return `# pip install openai cost-guardian   (cost-guardian: clients/python in the Cost Guardian repository)
 import os
-import urllib.request
 
+from cost_guardian import wrap_openai
 from openai import OpenAI
 
-COST_GUARDIAN_URL = ${literal(`${baseUrl}/ingest`)}
 TRACKING_TOKEN = ${literal(token)}
-INGEST_KEY = os.environ.get("CG_INGEST_KEY", "")  # the server's INGEST_KEY
 
+# Every call through this client is tracked: sent in the background, retried if Cost Guardian is
+# down, flushed when the program exits. The ingest key is the server's INGEST_KEY.
+client = wrap_openai(
+    OpenAI(),  # reads OPENAI_API_KEY
+    tracking_token=TRACKING_TOKEN,
+    endpoint=${literal(baseUrl)},
+    ingest_key=os.environ.get("CG_INGEST_KEY", ""),
+)
 
-def report_usage(response):
-    """Send the usage of one OpenAI response to Cost Guardian. Logs failures, never raises."""
-    usage = getattr(response, "usage", None)
-    if usage is None:
-        logging.warning("cost-guardian: response %s has no usage", getattr(response, "id", "?"))
-        return
-    record = {
-        "tracking_token": TRACKING_TOKEN,
-        "event_id": response.id,  # a retried report of the same response is stored once
-        "model": response.model,
-        "usage": usage.model_dump(exclude_none=True),  # an SDK object, not a dict
-    }
-    if getattr(response, "service_tier", None):
-        record["service_tier"] = response.service_tier
-    request = urllib.request.Request(
-        COST_GUARDIAN_URL,
-        data=json.dumps(record).encode(),
-        headers={"Content-Type": "application/json", "X-Ingest-Key": INGEST_KEY},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            answer.read()
-    except Exception as error:  # cost tracking must never break the app
-        logging.warning("cost-guardian: usage not recorded: %s", error)
-
-
-client = OpenAI()  # reads OPENAI_API_KEY
 response = client.chat.completions.create(
     model="gpt-4o-mini",
     messages=[{"role": "user", "content": "Say hello"}],
 )
-report_usage(response)
 print(response.choices[0].message.content)
 `;
 }
 
 export function typescriptSnippet({ baseUrl, token }: SnippetInput): string {
-  return `// npm install openai
+  return `// npm install openai @cost-guardian/client   (the client: packages/client in the Cost Guardian repository)
 import OpenAI from 'openai';
+import { wrapOpenAI } from '@cost-guardian/client';
 
-const COST_GUARDIAN_URL = ${literal(`${baseUrl}/ingest`)};
-const TRACKING_TOKEN = ${literal(token)};
-const INGEST_KEY = process.env.CG_INGEST_KEY ?? ''; // the server's INGEST_KEY
+// Every call through this client is tracked: sent in the background, retried if Cost Guardian is
+// down, flushed when the process exits. The ingest key is the server's INGEST_KEY.
+const openai = wrapOpenAI(new OpenAI(), {
+  trackingToken: ${literal(token)},
+  endpoint: ${literal(baseUrl)},
+  ingestKey: process.env.CG_INGEST_KEY ?? '',
+});
 
-/** Send the usage of one OpenAI response to Cost Guardian. Logs failures, never throws. */
-export async function reportUsage(response: {
-  id: string;
-  model: string;
-  usage?: object | null;
-  service_tier?: string | null;
-}): Promise<void> {
-  if (!response.usage) {
-    console.warn(\`cost-guardian: response \${response.id} has no usage\`);
-    return;
-  }
-  try {
-    const answer = await fetch(COST_GUARDIAN_URL, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Ingest-Key': INGEST_KEY },
-      body: JSON.stringify({
-        tracking_token: TRACKING_TOKEN,
-        event_id: response.id, // a retried report of the same response is stored once
-        model: response.model,
-        usage: response.usage,
-        ...(response.service_tier ? { service_tier: response.service_tier } : {}),
-      }),
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!answer.ok) console.warn(\`cost-guardian: usage not recorded: \${answer.status} \${await answer.text()}\`);
-  } catch (error) {
-    console.warn('cost-guardian: usage not recorded:', error);
-  }
-}
-
-const client = new OpenAI(); // reads OPENAI_API_KEY
-const response = await client.chat.completions.create({
+const response = await openai.chat.completions.create({
   model: 'gpt-4o-mini',
   messages: [{ role: 'user', content: 'Say hello' }],
 });
-await reportUsage(response);
 console.log(response.choices[0]?.message.content);
 `;
 }
