@@ -2,11 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { createTrackingToken, maskToken } from '../ingest/tracking-tokens.js';
-import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
 import type { TokenRecord, TokenSummary } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
-import { IdParams, OkBody, responses } from './schemas.js';
+import { GroupCostUsd, groupCostUsd, IdParams, OkBody, responses } from './schemas.js';
 
 export const TokenBody = Type.Object({
   id: Type.Integer(),
@@ -23,7 +22,7 @@ export const TokenBody = Type.Object({
     description: 'Server time of the last ingest, ISO-8601 UTC.',
   }),
   usage_count: Type.Integer(),
-  cost_usd: Type.Number({ description: 'Spend of this token (priced rows).' }),
+  cost_usd: GroupCostUsd('Spend of this token (priced rows).'),
   unpriced_count: Type.Integer({ description: 'Rows of this token whose model has no known price.' }),
 });
 
@@ -37,7 +36,7 @@ function toTokenBody(token: TokenSummary) {
     created_at: formatIsoTime(token.createdAt),
     last_seen_at: token.lastSeenAt === null ? null : formatIsoTime(token.lastSeenAt),
     usage_count: token.usageCount,
-    cost_usd: nanoToUsd(token.costNanoUsd),
+    cost_usd: groupCostUsd(token.costNanoUsd, token.usageCount, token.unpricedCount),
     unpriced_count: token.unpricedCount,
   };
 }
