@@ -18,8 +18,8 @@ import type { HttpDeps } from './deps.js';
 import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
 
 /**
- * GET /usage/summary, /usage/timeseries, /usage/top: the dashboard's analytics, answered from the
- * rollup tables (docs/analytics.md says when the raw rows are read instead).
+ * GET /usage/summary, /usage/timeseries, /usage/top, /usage/tags: the dashboard's analytics,
+ * answered from the rollup tables (docs/analytics.md says when the raw rows are read instead).
  */
 
 const CommonQuery = {
@@ -80,6 +80,20 @@ const TopItemBody = Type.Object({
   cost_usd: GroupCostUsd(),
   total_tokens: Type.Integer(),
   unpriced_requests: Type.Integer(),
+});
+
+export const TagsBody = Type.Object({
+  keys: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      requests: Type.Integer({ description: 'Requests that carry this key.' }),
+      distinct_values: Type.Integer({ description: 'Values with usage; more than `values` may list.' }),
+      values: Type.Array(Type.Object({ value: Type.String(), requests: Type.Integer() }), {
+        description: 'The most used values first.',
+      }),
+    }),
+    { description: 'Tag keys with usage, the most used first.' },
+  ),
 });
 
 /** The response bodies, exported so that the dashboard's types come from them (web/src/types.ts). */
@@ -300,6 +314,39 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             })),
           })),
           source: result.value.source,
+        };
+      },
+    );
+
+    app.get(
+      '/usage/tags',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          summary: 'Tag keys with usage and their most used values (for filters and group-by)',
+          description:
+            'All time, from the monthly rollups: cheap whatever the number of usage rows. Keys are ranked by requests, values by requests then value.',
+          tags: ['usage'],
+          querystring: Type.Object({
+            values: Type.Integer({
+              minimum: 1,
+              maximum: 200,
+              default: 20,
+              description: 'Most values listed per key.',
+            }),
+          }),
+          response: responses({ 200: TagsBody }),
+        },
+      },
+      async (request) => {
+        const keys = await deps.store.listTagValues(request.query.values);
+        return {
+          keys: keys.map((key) => ({
+            key: key.key,
+            requests: key.requests,
+            distinct_values: key.distinctValues,
+            values: key.values,
+          })),
         };
       },
     );
