@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { formatIsoTime } from '../lib/time.js';
 import type { ModelPricing } from '../repricing/price-book.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
 
 const Latency = Type.Record(
@@ -236,7 +237,7 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Deprecated: record a token-less usage row (use POST /ingest)',
           tags: ['deprecated'],
           deprecated: true,
-          body: LegacyLogBody,
+          body: withExamples(LegacyLogBody, EXAMPLES.legacyLog),
           response: responses({
             200: Type.Object({ message: Type.String(), warning: Type.String(), id: Type.Integer() }),
           }),

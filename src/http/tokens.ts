@@ -5,6 +5,7 @@ import { createTrackingToken, maskToken } from '../ingest/tracking-tokens.js';
 import { formatIsoTime } from '../lib/time.js';
 import type { TokenRecord, TokenSummary } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { GroupCostUsd, groupCostUsd, IdParams, OkBody, responses } from './schemas.js';
 
 export const TokenBody = Type.Object({
@@ -13,7 +14,7 @@ export const TokenBody = Type.Object({
   token: Type.String({
     description: 'The tracking token (an identifier, not a secret: INGEST_KEY is the secret).',
   }),
-  token_masked: Type.String({ description: 'tok_<first 4>…<last 4>, for display.' }),
+  token_masked: Type.String({ description: '<first 4>…<last 4> of the token, for display.' }),
   active: Type.Union([Type.Literal(0), Type.Literal(1)], {
     description: '1 when accepted by /ingest (0/1 as in the original).',
   }),
@@ -63,9 +64,12 @@ export function tokenRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Create a tracking token',
           tags: ['tokens'],
-          body: Type.Object({
-            label: Type.String({ maxLength: 1000, description: '1-64 characters after trimming; unique.' }),
-          }),
+          body: withExamples(
+            Type.Object({
+              label: Type.String({ maxLength: 1000, description: '1-64 characters after trimming; unique.' }),
+            }),
+            EXAMPLES.createToken,
+          ),
           response: responses({
             201: Type.Object({
               id: Type.Integer(),
@@ -98,9 +102,12 @@ export function tokenRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Activate or deactivate a tracking token',
           tags: ['tokens'],
           params: IdParams,
-          body: Type.Object({
-            active: Type.Boolean({ description: 'A JSON boolean; "false" (a string) is refused.' }),
-          }),
+          body: withExamples(
+            Type.Object({
+              active: Type.Boolean({ description: 'A JSON boolean; "false" (a string) is refused.' }),
+            }),
+            EXAMPLES.setTokenActive,
+          ),
           response: responses({
             200: Type.Object({ ok: Type.Literal(true), id: Type.Integer(), active: Type.Boolean() }),
           }),
