@@ -63,7 +63,7 @@ const OverrideEntries = Type.Record(
   },
 );
 
-const OverridesBody = Type.Object({
+export const OverridesBody = Type.Object({
   precedence: Type.Array(Type.String()),
   sources: Type.Array(Type.String()),
   db: Nullable(
@@ -93,7 +93,7 @@ const ScopeBody = Type.Object({
   end: Nullable(Type.String()),
 });
 
-const RepriceBody = Type.Object({
+export const RepriceBody = Type.Object({
   dry_run: Type.Boolean(),
   scope: ScopeBody,
   rows: Type.Integer({ description: 'Rows in scope.' }),

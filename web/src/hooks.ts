@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { onRateLimited, rateLimitedUntil } from './api.js';
 
 export interface Resource<T> {
   data: T | undefined;
@@ -131,4 +132,23 @@ export async function copyText(text: string): Promise<boolean> {
   const ok = document.execCommand('copy');
   area.remove();
   return ok;
+}
+
+/** Seconds until rate-limited requests are retried (api.ts waits them out), or null when none waits. */
+export function useRateLimitCountdown(): number | null {
+  const [untilMs, setUntilMs] = useState(rateLimitedUntil());
+  const [nowMs, setNowMs] = useState(Date.now());
+  useEffect(() => onRateLimited(setUntilMs), []);
+  useEffect(() => {
+    setNowMs(Date.now());
+    if (untilMs <= Date.now()) return;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      setNowMs(now);
+      if (now >= untilMs) clearInterval(timer);
+    }, 250);
+    return () => clearInterval(timer);
+  }, [untilMs]);
+  const seconds = Math.ceil((untilMs - nowMs) / 1000);
+  return seconds > 0 ? seconds : null;
 }
