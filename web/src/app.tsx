@@ -95,11 +95,17 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
   const tokens = useResource(`tokens:${tokensVersion}:${route.view}:${tokensTick}`, (signal) =>
     api<{ tokens: Token[] }>('GET', '/ingest/tokens', { signal }).then((r) => r.tokens),
   );
+  // The tokens view shows neither filters nor a chart: it asks for neither list.
+  const filtered = route.view !== 'tokens';
   const models = useResource(`models:${route.view}:${Math.floor(tick / 6)}`, (signal) =>
-    api<{ models: string[] }>('GET', '/models', { signal }).then((r) => r.models),
+    filtered
+      ? api<{ models: string[] }>('GET', '/models', { signal }).then((r) => r.models)
+      : Promise.resolve(undefined),
   );
   const tags = useResource(`tags:${route.view}:${Math.floor(tick / 6)}`, (signal) =>
-    api<{ keys: TagKeys }>('GET', '/usage/tags', { signal }).then((r) => r.keys),
+    filtered
+      ? api<{ keys: TagKeys }>('GET', '/usage/tags', { signal }).then((r) => r.keys)
+      : Promise.resolve(undefined),
   );
   const retryInSeconds = useRateLimitCountdown();
   const notices = useNotices();

@@ -156,22 +156,11 @@ export function UsageView(props: { route: Route; tick: number }) {
             </tr>
           </thead>
           <tbody>
-            {rows.length === 0 ? (
+            {rows.length === 0 && data && !loading ? (
               <tr>
-                {/* A failed load is never shown as "no usage" (issue 17.4). */}
-                {error && !data ? (
-                  <td colSpan={width} class="empty error-text">
-                    Usage could not be loaded.
-                  </td>
-                ) : loading || !data ? (
-                  <td colSpan={width} class="muted empty" aria-busy="true">
-                    Loading usage…
-                  </td>
-                ) : (
-                  <td colSpan={width} class="muted empty">
-                    No usage for these filters.
-                  </td>
-                )}
+                <td colSpan={width} class="muted empty">
+                  No usage for these filters.
+                </td>
               </tr>
             ) : null}
             {rows.map((row) => (
@@ -269,6 +258,16 @@ export function UsageView(props: { route: Route; tick: number }) {
           ) : null}
         </table>
       </div>
+      {/* A failed load is never shown as "no usage" (issue 17.4). */}
+      {rows.length === 0 && !data ? (
+        error ? (
+          <p class="empty error-text">Usage could not be loaded.</p>
+        ) : (
+          <p class="muted empty" aria-busy="true">
+            Loading usage…
+          </p>
+        )
+      ) : null}
       <nav class="pager" aria-label="Pages">
         <button type="button" disabled={route.page <= 1} onClick={() => navigate({ cursor: '', page: 1 })}>
           First
