@@ -33,8 +33,8 @@ export function useResource<T>(key: string, load: (signal: AbortSignal) => Promi
 
 /**
  * Live refreshes are at most this frequent, however busy ingest is. The overview re-reads seven
- * analytics requests per refresh (42 a minute, plus the model list once a minute), inside the
- * default admin limit of 60.
+ * analytics requests per refresh (42 a minute, plus the model and tag lists once a minute), well
+ * inside a signed-in session's own rate-limit bucket (src/http/hooks/rate-limit.ts).
  */
 export const LIVE_REFRESH_MIN_MS = 10_000;
 
