@@ -114,7 +114,7 @@ export function Filters(props: { route: Route; models: string[]; tokens: Token[]
           value={route.tag}
           onChange={(e) => navigate({ tag: (e.target as HTMLSelectElement).value })}
         >
-          <option value="">{props.tags.length === 0 ? 'No tagged usage' : 'All tags'}</option>
+          <option value="">All tags</option>
           {route.tag && !offered ? <option value={route.tag}>{route.tag.replace(':', ': ')}</option> : null}
           {props.tags.map((key) => (
             <optgroup key={key.key} label={key.key}>
