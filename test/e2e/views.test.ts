@@ -162,10 +162,15 @@ test('long model names, token labels and tags stay on one line on a desktop, wit
   await ingestBatch(server, [
     usageRecord(token.token, model, 5, { tags, user: 'a-user-with-a-long-identifier-0123456789' }),
     usageRecord(token.token, 'gpt-4o-mini', 6),
+    // Its footer shows a long exact total and an unpriced count: the cost column must stay narrow.
+    usageRecord(token.token, 'model-without-price', 7, { prompt_tokens: 123_456_789 }),
   ]);
   const page = await newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
-  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(2);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(3);
+  await expect
+    .poll(() => page.locator('table.usage-table tfoot').textContent(), { timeout: 15_000 })
+    .toContain('+1 unpriced');
   const heights = await bodyRows(page).evaluateAll((rows) =>
     rows.map((row) => row.getBoundingClientRect().height),
   );

@@ -15,11 +15,12 @@ export function Cost(props: { usd: number | null; unpriced: number; exact?: bool
       </span>
     ) : null;
   if (props.usd === null) return badge ?? <span class="muted">—</span>;
+  // One element, so that a phone card's flex cell keeps the cost and its count together.
   return (
-    <>
+    <span class="cost">
       <span title={props.exact ? undefined : formatUsdExact(props.usd)}>{format(props.usd)}</span>
       {badge}
-    </>
+    </span>
   );
 }
 
