@@ -106,7 +106,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   }
 
   await app.register(cookie);
-  const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics });
+  const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics, sessions: store });
   app.addHook('onRequest', async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (auth === 'ingest') return authenticate.ingest(request);

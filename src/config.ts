@@ -131,7 +131,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'RATE_LIMIT_RPM',
     default: '60',
     unit: 'requests per minute',
-    description: 'Admin API refill rate, per client IP.',
+    description: 'Admin API refill rate, per client IP; a signed-in dashboard session has its own bucket.',
   },
   {
     name: 'RATE_LIMIT_BURST',

@@ -99,6 +99,8 @@ test('JSON lines to a file match GET /data?format=jsonl, with the same filters',
 test('--model and --token-id filter like the API, and an empty result is just the header', async () => {
   const byModel = await cli('export', '--model', 'gpt-4o', '--format', 'jsonl');
   expect(byModel.stdout.trim().split('\n')).toHaveLength(1);
+  // Issue 17.12: "exported 1 rows".
+  expect(byModel.stderr).toContain('exported 1 row (');
   const byToken = await cli('export', '--token-id', '2');
   expect(byToken.stdout).toBe((await ctx.admin('GET', '/data?format=csv&ingest_token_id=2')).body);
   expect(byToken.stderr).toContain('exported 2 rows');

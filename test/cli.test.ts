@@ -70,7 +70,7 @@ describe('tokens', () => {
     const list = await box.cli(['tokens', 'list']);
     expect(list.code).toBe(EXIT.ok);
     expect(list.stdout).toContain('Production App');
-    expect(list.stdout).toContain(`tok_${token.slice(0, 4)}…${token.slice(-4)}`);
+    expect(list.stdout).toContain(` ${token.slice(0, 4)}…${token.slice(-4)}`);
     expect(list.stdout).not.toContain(token);
     const json = JSON.parse((await box.cli(['tokens', 'list', '--json'])).stdout);
     expect(json).toMatchObject([{ id: 1, label: 'Production App', token, active: true, usage_count: 0 }]);

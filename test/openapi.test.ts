@@ -1,9 +1,11 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import Fastify from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { missingRouteSchemas, requireRouteSchemas } from '../src/http/hooks/require-schemas.js';
-import { createTestApp, type TestContext } from './helpers.js';
+import { DOCS_LOGO_SVG } from '../src/http/openapi.js';
+import { ADMIN_KEY, createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
 
 let ctx: TestContext;
 let doc: {
@@ -138,5 +140,63 @@ describe('the /docs page', () => {
       .filter((line) => !line.trim().startsWith('//'))
       .join('\n');
     expect(code).not.toMatch(/https?:\/\//);
+  });
+});
+
+test("the /docs page shows our logo and favicon, not Fastify's (issue 17.12)", async () => {
+  const initializer = await ctx.app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+  const logo = Buffer.from(DOCS_LOGO_SVG).toString('base64');
+  expect(initializer.body).toContain(`data:image/svg+xml;base64,${logo}`);
+  expect(Buffer.from(logo, 'base64').toString()).toContain('Cost Guardian');
+  const page = await ctx.app.inject({ method: 'GET', url: '/docs/' });
+  expect(page.body).toContain('./static/theme/favicon.svg');
+  expect(page.body).not.toContain('favicon-32x32.png');
+});
+
+describe('request examples', () => {
+  const bodies = () =>
+    operations()
+      .filter(({ operation }) => operation.requestBody !== undefined)
+      .map(({ path, method, operation }) => {
+        const media = (operation.requestBody as { content: Record<string, MediaType> }).content[
+          'application/json'
+        ];
+        const examples = [
+          ...(media?.example === undefined ? [] : [media.example]),
+          ...Object.values(media?.examples ?? {}).map((e) => e.value),
+        ];
+        return { path, method, schema: media?.schema, examples };
+      });
+  type MediaType = { schema?: object; example?: unknown; examples?: Record<string, { value: unknown }> };
+
+  // Issue 17.12: /docs offered {"model": "string"} as the example body of POST /ingest, a 400.
+  test('every operation with a body documents an example that validates against its own schema', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    expect(bodies().length).toBeGreaterThanOrEqual(9);
+    for (const { path, method, schema, examples } of bodies()) {
+      expect(examples.length, `${method} ${path} has no example`).toBeGreaterThan(0);
+      const validate = ajv.compile(schema ?? {});
+      for (const example of examples) {
+        expect(validate(example), `${method} ${path}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+      }
+    }
+  });
+
+  test('the app accepts every documented example body (none is a 400)', async () => {
+    for (const { path, method, examples } of bodies()) {
+      for (const example of examples) {
+        const response = await ctx.app.inject({
+          method: method.toUpperCase() as 'POST',
+          url: path.replace(/\{\w+\}/g, '1'),
+          headers: { 'x-api-key': ADMIN_KEY, 'x-ingest-key': INGEST_KEY },
+          payload: example as object,
+        });
+        expect(response.statusCode, `${method} ${path}: ${response.body}`).not.toBe(400);
+        if (path === '/ingest/batch') {
+          const reasons = response.json().results.map((r: { reason?: string }) => r.reason);
+          expect(reasons, response.body).not.toContain('validation_error');
+        }
+      }
+    }
   });
 });

@@ -115,6 +115,9 @@ export async function exportCommand(
     progress.stop();
     await store.close();
   }
-  writeLine(io.stderr, `exported ${rows} rows (${bytes} bytes, ${format}) to ${target ?? 'stdout'}`);
+  writeLine(
+    io.stderr,
+    `exported ${rows} ${rows === 1 ? 'row' : 'rows'} (${bytes} bytes, ${format}) to ${target ?? 'stdout'}`,
+  );
   return EXIT.ok;
 }

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
 import type { ModelPricing } from '../repricing/price-book.js';
 import type { HttpDeps } from './deps.js';
-import { responses } from './schemas.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
+import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
 
 const Latency = Type.Record(
   Type.String(),
@@ -108,7 +108,7 @@ const ModelsBody = Type.Object({
           description: 'Stored with no cost; POST /prices/reprice once priced.',
         }),
         estimated_requests: Type.Integer(),
-        cost_usd: Type.Number({ description: 'Sum of the priced and estimated rows.' }),
+        cost_usd: GroupCostUsd('Sum of the priced and estimated rows.'),
         last_at: Type.String(),
         priced_now: Type.Boolean({ description: 'A price exists now for this provider and model.' }),
         price_source: Type.Union([Type.String(), Type.Null()]),
@@ -124,7 +124,7 @@ function toModelDetail(detail: ModelPricing) {
     requests: detail.requests,
     unpriced_requests: detail.unpricedRequests,
     estimated_requests: detail.estimatedRequests,
-    cost_usd: nanoToUsd(detail.costNanoUsd),
+    cost_usd: groupCostUsd(detail.costNanoUsd, detail.requests, detail.unpricedRequests),
     last_at: formatIsoTime(detail.lastAt),
     priced_now: detail.pricedNow,
     price_source: detail.priceSource,
@@ -259,7 +259,7 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Deprecated: record a token-less usage row (use POST /ingest)',
           tags: ['deprecated'],
           deprecated: true,
-          body: LegacyLogBody,
+          body: withExamples(LegacyLogBody, EXAMPLES.legacyLog),
           response: responses({
             200: Type.Object({ message: Type.String(), warning: Type.String(), id: Type.Integer() }),
           }),

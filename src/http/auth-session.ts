@@ -15,6 +15,7 @@ import {
   REMEMBERED_SESSION_MS,
   SESSION_COOKIE,
 } from './hooks/session-cookie.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { OkBody, responses } from './schemas.js';
 
 export const SessionState = Type.Object({
@@ -105,7 +106,7 @@ export function authSessionRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Sign in with the admin key; sets the session cookie',
           tags: ['dashboard'],
-          body: SignInBody,
+          body: withExamples(SignInBody, EXAMPLES.signIn),
           response: responses({ 201: SessionState }),
         },
       },

@@ -5,6 +5,7 @@ import type { BatchOutcome, RecordResult } from '../ingest/ingest-service.js';
 import { IngestBatchSchema, IngestRecordSchema } from '../ingest/record-schema.js';
 import { nanoToUsd } from '../lib/money.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { responses } from './schemas.js';
 
 const PricingStatus = Type.Union([
@@ -100,7 +101,7 @@ export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           description:
             'Answers 201 once the record is durable, or 200 {duplicate:true} when its event_id was already stored for this tracking token.',
           tags: ['ingest'],
-          body: IngestRecordSchema,
+          body: withExamples(IngestRecordSchema, EXAMPLES.ingest),
           response: responses({ 201: CreatedBody, 200: DuplicateBody }),
         },
       },
@@ -127,7 +128,7 @@ export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           description:
             'Each record is answered on its own: created, duplicate, or rejected with a reason. When the rate limit refused records, the answer has Retry-After; when it refused records and nothing was stored, the answer is 429.',
           tags: ['ingest'],
-          body: IngestBatchSchema,
+          body: withExamples(IngestBatchSchema, EXAMPLES.ingestBatch),
           response: responses({
             200: Type.Object({
               created: Type.Integer(),

@@ -14,6 +14,10 @@ export const DOCS_PREFIX = '/docs';
 /** The OpenAPI document the docs page loads. */
 export const OPENAPI_PATH = '/openapi.json';
 
+/** Our mark (the dashboard's favicon) and name, for the docs page's top bar instead of Fastify's logo. */
+export const DOCS_LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="230" height="40" viewBox="0 0 230 40" role="img" aria-label="Cost Guardian"><circle cx="20" cy="20" r="15" fill="#2563eb"/><text x="44" y="27" font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="21" font-weight="700" fill="#ffffff">Cost Guardian</text></svg>`;
+const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#2563eb"/></svg>`;
+
 const SECURITY: Record<RouteAuth, Record<string, string[]>[]> = {
   public: [],
   admin: [{ adminKey: [] }],
@@ -76,7 +80,19 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       // The online validator badge would call validator.swagger.io: the page makes no outside requests.
       validatorUrl: null,
     },
-    theme: { title: 'Cost Guardian API' },
+    logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO_SVG), href: '/dashboard' },
+    theme: {
+      title: 'Cost Guardian API',
+      favicon: [
+        {
+          filename: 'favicon.svg',
+          rel: 'icon',
+          sizes: 'any',
+          type: 'image/svg+xml',
+          content: Buffer.from(FAVICON_SVG),
+        },
+      ],
+    },
     // Everything comes from this server. No upgrade-insecure-requests: a plain-http deployment on a
     // LAN must still load the page's own assets.
     staticCSP:

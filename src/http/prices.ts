@@ -9,6 +9,7 @@ import type { RepriceResult } from '../repricing/reprice-service.js';
 import type { RepriceRun, RepriceScope } from '../storage/store.js';
 import { parseUsageFilter } from './data.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { IdParams, responses } from './schemas.js';
 
 const Rate = Type.Union([
@@ -62,7 +63,7 @@ const OverrideEntries = Type.Record(
   },
 );
 
-const OverridesBody = Type.Object({
+export const OverridesBody = Type.Object({
   precedence: Type.Array(Type.String()),
   sources: Type.Array(Type.String()),
   db: Nullable(
@@ -92,7 +93,7 @@ const ScopeBody = Type.Object({
   end: Nullable(Type.String()),
 });
 
-const RepriceBody = Type.Object({
+export const RepriceBody = Type.Object({
   dry_run: Type.Boolean(),
   scope: ScopeBody,
   rows: Type.Integer({ description: 'Rows in scope.' }),
@@ -331,14 +332,17 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           description:
             'Validated as a whole: a bad entry is a 400 naming it. New prices apply to new usage only; reprice to apply them to stored rows.',
           tags: ['prices'],
-          body: Type.Object({
-            overrides: Type.Object(
-              {},
-              { additionalProperties: true, description: 'Provider id -> model entries.' },
-            ),
-            note: Type.Optional(Type.String({ maxLength: 1000 })),
-            actor: Actor,
-          }),
+          body: withExamples(
+            Type.Object({
+              overrides: Type.Object(
+                {},
+                { additionalProperties: true, description: 'Provider id -> model entries.' },
+              ),
+              note: Type.Optional(Type.String({ maxLength: 1000 })),
+              actor: Actor,
+            }),
+            EXAMPLES.putOverrides,
+          ),
           response: responses({
             200: Type.Object({
               version: Type.Integer(),
@@ -380,15 +384,18 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           description:
             'Scope by model and call time. A dry run (the default) shows the delta and changes nothing; dry_run=false writes the changes and records each old value under an audit id.',
           tags: ['prices'],
-          body: Type.Object({
-            model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-            start: Type.Optional(Type.String({ description: 'YYYY-MM-DD or ISO-8601; inclusive.' })),
-            end: Type.Optional(
-              Type.String({ description: 'YYYY-MM-DD (whole day) or ISO-8601; inclusive.' }),
-            ),
-            dry_run: Type.Boolean({ default: true }),
-            actor: Actor,
-          }),
+          body: withExamples(
+            Type.Object({
+              model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+              start: Type.Optional(Type.String({ description: 'YYYY-MM-DD or ISO-8601; inclusive.' })),
+              end: Type.Optional(
+                Type.String({ description: 'YYYY-MM-DD (whole day) or ISO-8601; inclusive.' }),
+              ),
+              dry_run: Type.Boolean({ default: true }),
+              actor: Actor,
+            }),
+            EXAMPLES.reprice,
+          ),
           response: responses({ 200: RepriceBody }),
         },
       },
@@ -470,7 +477,10 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             'Undo a reprice run: restore the old pricing of every row it changed that is still as it left it',
           tags: ['prices'],
           params: IdParams,
-          body: Type.Object({ actor: Actor }, { description: 'A JSON object; {} is enough.' }),
+          body: withExamples(
+            Type.Object({ actor: Actor }, { description: 'A JSON object; {} is enough.' }),
+            EXAMPLES.undoReprice,
+          ),
           response: responses({ 200: RepriceBody }),
         },
       },

@@ -27,7 +27,7 @@ import { usageRoutes } from './usage.js';
  *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
  *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
  *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
- *   GET  /usage/summary, /usage/timeseries, /usage/top                                    admin   usage.ts
+ *   GET  /usage/summary, /usage/timeseries, /usage/top, /usage/tags                       admin   usage.ts
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {

@@ -2,11 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { createTrackingToken, maskToken } from '../ingest/tracking-tokens.js';
-import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
 import type { TokenRecord, TokenSummary } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
-import { IdParams, OkBody, responses } from './schemas.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
+import { GroupCostUsd, groupCostUsd, IdParams, OkBody, responses } from './schemas.js';
 
 export const TokenBody = Type.Object({
   id: Type.Integer(),
@@ -14,7 +14,7 @@ export const TokenBody = Type.Object({
   token: Type.String({
     description: 'The tracking token (an identifier, not a secret: INGEST_KEY is the secret).',
   }),
-  token_masked: Type.String({ description: 'tok_<first 4>…<last 4>, for display.' }),
+  token_masked: Type.String({ description: '<first 4>…<last 4> of the token, for display.' }),
   active: Type.Union([Type.Literal(0), Type.Literal(1)], {
     description: '1 when accepted by /ingest (0/1 as in the original).',
   }),
@@ -23,7 +23,7 @@ export const TokenBody = Type.Object({
     description: 'Server time of the last ingest, ISO-8601 UTC.',
   }),
   usage_count: Type.Integer(),
-  cost_usd: Type.Number({ description: 'Spend of this token (priced rows).' }),
+  cost_usd: GroupCostUsd('Spend of this token (priced rows).'),
   unpriced_count: Type.Integer({ description: 'Rows of this token whose model has no known price.' }),
 });
 
@@ -37,7 +37,7 @@ function toTokenBody(token: TokenSummary) {
     created_at: formatIsoTime(token.createdAt),
     last_seen_at: token.lastSeenAt === null ? null : formatIsoTime(token.lastSeenAt),
     usage_count: token.usageCount,
-    cost_usd: nanoToUsd(token.costNanoUsd),
+    cost_usd: groupCostUsd(token.costNanoUsd, token.usageCount, token.unpricedCount),
     unpriced_count: token.unpricedCount,
   };
 }
@@ -64,9 +64,12 @@ export function tokenRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Create a tracking token',
           tags: ['tokens'],
-          body: Type.Object({
-            label: Type.String({ maxLength: 1000, description: '1-64 characters after trimming; unique.' }),
-          }),
+          body: withExamples(
+            Type.Object({
+              label: Type.String({ maxLength: 1000, description: '1-64 characters after trimming; unique.' }),
+            }),
+            EXAMPLES.createToken,
+          ),
           response: responses({
             201: Type.Object({
               id: Type.Integer(),
@@ -99,9 +102,12 @@ export function tokenRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Activate or deactivate a tracking token',
           tags: ['tokens'],
           params: IdParams,
-          body: Type.Object({
-            active: Type.Boolean({ description: 'A JSON boolean; "false" (a string) is refused.' }),
-          }),
+          body: withExamples(
+            Type.Object({
+              active: Type.Boolean({ description: 'A JSON boolean; "false" (a string) is refused.' }),
+            }),
+            EXAMPLES.setTokenActive,
+          ),
           response: responses({
             200: Type.Object({ ok: Type.Literal(true), id: Type.Integer(), active: Type.Boolean() }),
           }),

@@ -8,7 +8,6 @@ import {
 } from '../analytics/usage-analytics.js';
 import { AppError } from '../errors.js';
 import { TAG_KEY } from '../ingest/record-schema.js';
-import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
 import { type CalendarUnit, isValidTimeZone, Zone } from '../lib/zoned-time.js';
 import type { UsageFilter } from '../storage/store.js';
@@ -16,11 +15,11 @@ import type { UsageGroupBy, UsageTotals } from '../storage/usage-aggregate.js';
 import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
 import { parseUsageFilter, UsageFilterQuery } from './data.js';
 import type { HttpDeps } from './deps.js';
-import { responses } from './schemas.js';
+import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
 
 /**
- * GET /usage/summary, /usage/timeseries, /usage/top: the dashboard's analytics, answered from the
- * rollup tables (docs/analytics.md says when the raw rows are read instead).
+ * GET /usage/summary, /usage/timeseries, /usage/top, /usage/tags: the dashboard's analytics,
+ * answered from the rollup tables (docs/analytics.md says when the raw rows are read instead).
  */
 
 const CommonQuery = {
@@ -53,7 +52,7 @@ const TotalsBody = Type.Object({
   reasoning_tokens: Type.Integer(),
   input_audio_tokens: Type.Integer(),
   output_audio_tokens: Type.Integer(),
-  cost_usd: Type.Number({ description: 'Spend of priced requests.' }),
+  cost_usd: GroupCostUsd(),
   unpriced_requests: Type.Integer({
     description: 'Requests whose model has no known price (not in cost_usd).',
   }),
@@ -62,7 +61,7 @@ const TotalsBody = Type.Object({
 const PointBody = Type.Object({
   t: Type.String({ description: 'Bucket start, ISO-8601 UTC.' }),
   requests: Type.Integer(),
-  cost_usd: Type.Number(),
+  cost_usd: GroupCostUsd(),
   prompt_tokens: Type.Integer(),
   completion_tokens: Type.Integer(),
   total_tokens: Type.Integer(),
@@ -78,9 +77,23 @@ const TopItemBody = Type.Object({
   key: Type.String({ description: 'Model, provider, token id, user or tag value; "" for rows without one.' }),
   label: Type.String({ description: 'For tokens, the token label.' }),
   requests: Type.Integer(),
-  cost_usd: Type.Number(),
+  cost_usd: GroupCostUsd(),
   total_tokens: Type.Integer(),
   unpriced_requests: Type.Integer(),
+});
+
+export const TagsBody = Type.Object({
+  keys: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      requests: Type.Integer({ description: 'Requests that carry this key.' }),
+      distinct_values: Type.Integer({ description: 'Values with usage; more than `values` may list.' }),
+      values: Type.Array(Type.Object({ value: Type.String(), requests: Type.Integer() }), {
+        description: 'The most used values first.',
+      }),
+    }),
+    { description: 'Tag keys with usage, the most used first.' },
+  ),
 });
 
 /** The response bodies, exported so that the dashboard's types come from them (web/src/types.ts). */
@@ -104,6 +117,9 @@ export const TimeseriesBody = Type.Object({
         description: '"total" without group_by; "" for rows without the value.',
       }),
       label: Type.String(),
+      requests: Type.Integer({ description: 'Over the range.' }),
+      cost_usd: GroupCostUsd('Over the range: spend of the priced requests.'),
+      unpriced_requests: Type.Integer({ description: 'Over the range.' }),
       points: Type.Array(PointBody),
     }),
   ),
@@ -128,8 +144,27 @@ function toTotalsBody(totals: UsageTotals) {
     reasoning_tokens: totals.reasoningTokens,
     input_audio_tokens: totals.inputAudioTokens,
     output_audio_tokens: totals.outputAudioTokens,
-    cost_usd: nanoToUsd(totals.costNanoUsd),
+    cost_usd: groupCostUsd(totals.costNanoUsd, totals.requests, totals.unpricedRequests),
     unpriced_requests: totals.unpricedRequests,
+  };
+}
+
+/** A series' totals over the range, so that a legend never has to add up (and never shows $0 for unpriced). */
+function seriesTotals(
+  points: readonly { requests: number; costNanoUsd: number; unpricedRequests: number }[],
+) {
+  let requests = 0;
+  let costNanoUsd = 0;
+  let unpriced = 0;
+  for (const point of points) {
+    requests += point.requests;
+    costNanoUsd += point.costNanoUsd;
+    unpriced += point.unpricedRequests;
+  }
+  return {
+    requests,
+    cost_usd: groupCostUsd(costNanoUsd, requests, unpriced),
+    unpriced_requests: unpriced,
   };
 }
 
@@ -267,10 +302,11 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           series: result.value.series.map((series) => ({
             key: series.key,
             label: series.label,
+            ...seriesTotals(series.points),
             points: series.points.map((point, i) => ({
               t: times[i] ?? '',
               requests: point.requests,
-              cost_usd: nanoToUsd(point.costNanoUsd),
+              cost_usd: groupCostUsd(point.costNanoUsd, point.requests, point.unpricedRequests),
               prompt_tokens: point.promptTokens,
               completion_tokens: point.completionTokens,
               total_tokens: point.totalTokens,
@@ -278,6 +314,39 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             })),
           })),
           source: result.value.source,
+        };
+      },
+    );
+
+    app.get(
+      '/usage/tags',
+      {
+        config: { auth: 'admin' },
+        schema: {
+          summary: 'Tag keys with usage and their most used values (for filters and group-by)',
+          description:
+            'All time, from the monthly rollups: cheap whatever the number of usage rows. Keys are ranked by requests, values by requests then value.',
+          tags: ['usage'],
+          querystring: Type.Object({
+            values: Type.Integer({
+              minimum: 1,
+              maximum: 200,
+              default: 20,
+              description: 'Most values listed per key.',
+            }),
+          }),
+          response: responses({ 200: TagsBody }),
+        },
+      },
+      async (request) => {
+        const keys = await deps.store.listTagValues(request.query.values);
+        return {
+          keys: keys.map((key) => ({
+            key: key.key,
+            requests: key.requests,
+            distinct_values: key.distinctValues,
+            values: key.values,
+          })),
         };
       },
     );
@@ -310,7 +379,11 @@ export function usageRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             key: item.key,
             label: item.label,
             requests: item.totals.requests,
-            cost_usd: nanoToUsd(item.totals.costNanoUsd),
+            cost_usd: groupCostUsd(
+              item.totals.costNanoUsd,
+              item.totals.requests,
+              item.totals.unpricedRequests,
+            ),
             total_tokens: item.totals.totalTokens,
             unpriced_requests: item.totals.unpricedRequests,
           })),

@@ -10,8 +10,9 @@ export function generateTrackingToken(length: number): string {
     .slice(0, length);
 }
 
+/** The token's own first and last four characters, for display (no prefix: tokens have none). */
 export function maskToken(token: string): string {
-  return `tok_${token.slice(0, 4)}…${token.slice(-4)}`;
+  return `${token.slice(0, 4)}…${token.slice(-4)}`;
 }
 
 export async function createTrackingToken(

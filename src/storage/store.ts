@@ -167,6 +167,17 @@ export interface ModelUsage {
   lastAt: number;
 }
 
+/** A tag key with usage and its most used values (GET /usage/tags). */
+export interface TagKeyUsage {
+  key: string;
+  /** Rows that carry this key. */
+  requests: number;
+  /** Distinct values of the key with usage (more than `values` may list). */
+  distinctValues: number;
+  /** The most used values first. */
+  values: { value: string; requests: number }[];
+}
+
 /** One version of the price overrides edited through the admin API. Versions are never changed. */
 export interface PriceOverrideVersion {
   version: number;
@@ -322,6 +333,11 @@ export interface Store {
 
   /** Usage totals per interval and group (analytics); see usage-aggregate.ts. */
   aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult>;
+  /**
+   * Every tag key with usage, most used first, with at most `valuesPerKey` of its most used values.
+   * Must not scan usage rows (read the rollups or an index): the dashboard asks on every load.
+   */
+  listTagValues(valuesPerKey: number): Promise<TagKeyUsage[]>;
 }
 
 /**

@@ -51,6 +51,10 @@ for (const colorScheme of ['light', 'dark'] as const) {
     await signIn(page, server.baseUrl, { path: '?view=usage' });
     await page.locator('table.usage-table tbody tr td').first().waitFor();
     expect(await violations(page), 'usage').toEqual([]);
+    await page.locator('.column-picker summary').click();
+    await page.getByRole('checkbox', { name: 'Reasoning' }).waitFor();
+    expect(await violations(page), 'usage column picker').toEqual([]);
+    await page.locator('.column-picker summary').click();
     await page.getByRole('button', { name: 'Reset data…' }).click();
     await page.getByRole('dialog').waitFor();
     expect(await violations(page), 'reset dialog').toEqual([]);
@@ -67,6 +71,21 @@ for (const colorScheme of ['light', 'dark'] as const) {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.locator('.chart canvas').first().waitFor();
     expect(await violations(page), 'overview').toEqual([]);
+    await page.getByText('By tag').waitFor();
+    await page.getByText('By provider').click();
+    await page.locator('.legend li').first().waitFor();
+    expect(await violations(page), 'overview by provider').toEqual([]);
+    await page.getByRole('button', { name: 'Add a price for model-without-price' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add a price' });
+    await dialog.getByLabel('Input, $ per 1M tokens').waitFor();
+    expect(await violations(page), 'price dialog').toEqual([]);
+    await dialog.getByLabel('Input, $ per 1M tokens').fill('1');
+    await dialog.getByLabel('Output, $ per 1M tokens').fill('2');
+    await dialog.getByRole('button', { name: 'Save price and preview' }).click();
+    await dialog.getByRole('table', { name: /Repricing preview/ }).waitFor();
+    expect(await violations(page), 'reprice preview').toEqual([]);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
     await context.close();
   });
 }

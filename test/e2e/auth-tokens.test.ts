@@ -23,6 +23,8 @@ beforeEach(async () => {
   server = await serve();
 });
 afterEach(async () => {
+  // A failed test leaves its page open; its live-update stream would hold the server open.
+  for (const context of browser.contexts()) await context.close();
   await server.close();
 });
 
@@ -33,7 +35,9 @@ test('a wrong key says so and stays on the sign-in form; the right key opens the
   await page.goto(`${server.baseUrl}/dashboard`);
   await page.getByLabel('Admin key').fill('definitely-not-the-key');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong admin key');
+  await expect
+    .poll(() => page.getByRole('alert').textContent(), { timeout: 15_000 })
+    .toContain('Wrong admin key');
   expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
   expect(await context.cookies()).toEqual([]);
 
@@ -108,12 +112,12 @@ test('tokens are listed on first load, and can be created, copied, toggled and d
   const { errors } = watchPage(page);
   await signIn(page, server.baseUrl, { path: '?view=tokens' });
   const rows = page.locator('table.tokens-table tbody tr');
-  await expect.poll(() => rows.count()).toBe(1);
+  await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(1);
   expect(await rows.first().textContent()).toContain('existing-before-load');
 
   await page.getByLabel('Label').fill('checkout');
   await page.getByRole('button', { name: 'Create token' }).click();
-  await expect.poll(() => rows.count()).toBe(2);
+  await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
   const listed = (await (await server.admin('GET', '/ingest/tokens')).json()).tokens as {
     id: number;
     label: string;
@@ -124,7 +128,9 @@ test('tokens are listed on first load, and can be created, copied, toggled and d
   expect(created).toBeDefined();
 
   await page.getByRole('button', { name: 'Copy the token of checkout' }).click();
-  await expect.poll(() => page.evaluate<string>('navigator.clipboard.readText()')).toBe(created?.token);
+  await expect
+    .poll(() => page.evaluate<string>('navigator.clipboard.readText()'), { timeout: 15_000 })
+    .toBe(created?.token);
 
   await page.getByRole('button', { name: 'Deactivate checkout', exact: true }).click();
   await page.getByRole('button', { name: 'Activate checkout', exact: true }).waitFor();
@@ -143,7 +149,7 @@ test('tokens are listed on first load, and can be created, copied, toggled and d
   expect(await rows.count()).toBe(2);
   await page.getByRole('button', { name: 'Delete checkout' }).click();
   await dialog.getByRole('button', { name: 'Delete token' }).click();
-  await expect.poll(() => rows.count()).toBe(1);
+  await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(1);
   const remaining = (await (await server.admin('GET', '/ingest/tokens')).json()).tokens;
   expect(remaining.map((t: { id: number }) => t.id)).toEqual([existing.id]);
   expect(errors).toEqual([]);

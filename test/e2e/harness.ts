@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { systemClock } from '../../src/lib/clock.js';
-import { ADMIN_KEY, createTestApp, type TestContext } from '../helpers.js';
+import { ADMIN_KEY, createTestApp, INGEST_KEY, type TestContext } from '../helpers.js';
 
 /** Debian's Chromium, never a downloaded browser (.ci/run installs it). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -79,4 +79,18 @@ export function usageRecord(
     timestamp: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
     ...extra,
   };
+}
+
+/** POST /ingest/batch with the ingest key; every record must be created. */
+export async function ingestBatch(server: Served, records: unknown[]): Promise<void> {
+  const response = await server.app.inject({
+    method: 'POST',
+    url: '/ingest/batch',
+    headers: { 'x-ingest-key': INGEST_KEY },
+    payload: { records },
+  });
+  const body = response.json() as { created?: number };
+  if (response.statusCode !== 200 || body.created !== records.length) {
+    throw new Error(`ingest failed: ${response.statusCode} ${response.body.slice(0, 500)}`);
+  }
 }

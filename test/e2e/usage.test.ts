@@ -17,6 +17,8 @@ beforeEach(async () => {
   server = await serve();
 });
 afterEach(async () => {
+  // A failed test leaves its page open; its live-update stream would hold the server open.
+  for (const context of browser.contexts()) await context.close();
   await server.close();
 });
 
@@ -44,7 +46,7 @@ test('filters and pages live in the URL: paging, back, a model filter and a relo
   const page = await browser.newPage();
   const { errors } = watchPage(page);
   await signIn(page, server.baseUrl, { path: '?view=usage' });
-  await expect.poll(() => bodyRows(page).count()).toBe(50);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(50);
   expect(await page.getByText('Page 1 · rows 1–50').isVisible()).toBe(true);
 
   await page.getByRole('button', { name: 'Next' }).click();
@@ -60,27 +62,29 @@ test('filters and pages live in the URL: paging, back, a model filter and a relo
   await page.getByText('Page 1 · rows 1–50').waitFor();
 
   await page.getByLabel('Model').selectOption('gpt-4o');
-  await expect.poll(() => page.url()).toContain('model=gpt-4o');
-  await expect.poll(() => bodyRows(page).count()).toBe(40);
+  await expect.poll(() => page.url(), { timeout: 15_000 }).toContain('model=gpt-4o');
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(40);
   const models = await page.locator('table.usage-table tbody tr td:nth-child(2)').allTextContents();
   expect(new Set(models)).toEqual(new Set(['gpt-4o']));
   await page.getByLabel('Tracking token').selectOption({ label: 'beta' });
-  await expect.poll(() => bodyRows(page).count()).toBe(20);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(20);
 
   await page.reload();
-  await expect.poll(() => bodyRows(page).count()).toBe(20);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(20);
   expect(await page.getByLabel('Model').inputValue()).toBe('gpt-4o');
   expect(await page.getByLabel('Tracking token').inputValue()).toBe(String(b.id));
 
   await page.goBack();
-  await expect.poll(() => bodyRows(page).count()).toBe(40);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(40);
   expect(await page.getByLabel('Tracking token').inputValue()).toBe('');
 
   await page.getByLabel('Date range').selectOption('custom');
   const today = await page.getByLabel('To', { exact: true }).inputValue();
   await page.getByLabel('From', { exact: true }).fill(today);
-  await expect.poll(() => page.url()).toContain(`start=${today}`);
-  await expect.poll(() => page.locator('table.usage-table tfoot').textContent()).toMatch(/All \d+ requests/);
+  await expect.poll(() => page.url(), { timeout: 15_000 }).toContain(`start=${today}`);
+  await expect
+    .poll(() => page.locator('table.usage-table tfoot').textContent(), { timeout: 15_000 })
+    .toMatch(/All \d+ requests/);
   expect(errors).toEqual([]);
   await page.close();
 });
@@ -96,15 +100,21 @@ test('a tag on a row filters the table by that tag when clicked, and the totals 
   await ingestBatch(records);
   const page = await browser.newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
-  await expect.poll(() => bodyRows(page).count()).toBe(30);
-  await expect.poll(() => page.locator('table.usage-table tfoot').textContent()).toContain('All 30 requests');
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(30);
+  await expect
+    .poll(() => page.locator('table.usage-table tfoot').textContent(), { timeout: 15_000 })
+    .toContain('All 30 requests');
   await page.getByRole('button', { name: 'env: staging' }).first().click();
-  await expect.poll(() => page.url()).toContain(`tag=${encodeURIComponent('env:staging')}`);
-  await expect.poll(() => bodyRows(page).count()).toBe(10);
-  await expect.poll(() => page.locator('table.usage-table tfoot').textContent()).toContain('All 10 requests');
+  await expect
+    .poll(() => page.url(), { timeout: 15_000 })
+    .toContain(`tag=${encodeURIComponent('env:staging')}`);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(10);
+  await expect
+    .poll(() => page.locator('table.usage-table tfoot').textContent(), { timeout: 15_000 })
+    .toContain('All 10 requests');
   expect(await page.getByLabel('Tag').inputValue()).toBe('env:staging');
   await page.goBack();
-  await expect.poll(() => bodyRows(page).count()).toBe(30);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(30);
   await page.close();
 });
 
@@ -116,7 +126,7 @@ test('CSV export downloads every row of the filter, not only the page shown', as
   await ingestBatch(records);
   const page = await browser.newPage({ acceptDownloads: true });
   await signIn(page, server.baseUrl, { path: '?view=usage&model=gpt-4o-mini' });
-  await expect.poll(() => bodyRows(page).count()).toBe(50);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(50);
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('link', { name: 'Export CSV' }).click(),
@@ -138,7 +148,7 @@ test('new usage appears without a reload after an ingest', async () => {
   await ingestBatch([usageRecord(token.token, 'gpt-4o-mini', 10)]);
   const page = await browser.newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
-  await expect.poll(() => bodyRows(page).count()).toBe(1);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(1);
   await page.locator('.live.on').waitFor();
   const response = await server.ingest({
     tracking_token: token.token,
@@ -215,7 +225,7 @@ test('reset needs the confirmation word typed before it deletes anything', async
   await ingestBatch([usageRecord(token.token, 'gpt-4o-mini', 1), usageRecord(token.token, 'gpt-4o', 2)]);
   const page = await browser.newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
-  await expect.poll(() => bodyRows(page).count()).toBe(2);
+  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(2);
   await page.getByRole('button', { name: 'Reset data…' }).click();
   const dialog = page.getByRole('dialog', { name: 'Reset all usage data?' });
   const confirm = dialog.getByRole('button', { name: 'Delete all usage' });
@@ -256,9 +266,9 @@ test('the overview shows spend per period, the chart stacked by model or token, 
     expect.arrayContaining([expect.stringContaining('gpt-4o')]),
   );
   await page.getByText('By token').click();
-  await expect.poll(() => page.url()).toContain('group=token');
+  await expect.poll(() => page.url(), { timeout: 15_000 }).toContain('group=token');
   await expect
-    .poll(() => page.locator('.legend li').allTextContents())
+    .poll(() => page.locator('.legend li').allTextContents(), { timeout: 15_000 })
     .toEqual([expect.stringContaining('overview')]);
   await page.getByRole('heading', { name: 'Top models' }).waitFor();
   expect(errors).toEqual([]);

@@ -37,10 +37,67 @@ export function withQuery(path: string, query: Query = {}): string {
   return text ? `${path}?${text}` : path;
 }
 
+/**
+ * Rate limiting: a 429 is answered by waiting its Retry-After and asking again (a refused request
+ * was never handled, so this is safe for every method), at most MAX_RATE_LIMIT_RETRIES times. While
+ * any request waits, `rateLimitedUntil()` says until when, so the page can say so instead of
+ * showing a failure (or, worse, an empty result).
+ */
+export const MAX_RATE_LIMIT_RETRIES = 5;
+const DEFAULT_RETRY_SECONDS = 5;
+let rateLimitedUntilMs = 0;
+const rateLimitListeners = new Set<(untilMs: number) => void>();
+
+export function rateLimitedUntil(): number {
+  return rateLimitedUntilMs;
+}
+
+export function onRateLimited(listener: (untilMs: number) => void): () => void {
+  rateLimitListeners.add(listener);
+  return () => rateLimitListeners.delete(listener);
+}
+
+function waitForRetry(seconds: number, signal: AbortSignal | undefined): Promise<void> {
+  const untilMs = Date.now() + seconds * 1000;
+  if (untilMs > rateLimitedUntilMs) {
+    rateLimitedUntilMs = untilMs;
+    for (const listener of rateLimitListeners) listener(untilMs);
+  }
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, seconds * 1000);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export async function api<T>(
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  method: Method,
   path: string,
-  options: { body?: unknown; signal?: AbortSignal; quiet401?: boolean } = {},
+  options: { body?: unknown; signal?: AbortSignal; quiet401?: boolean; retryRateLimited?: boolean } = {},
+): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await request<T>(method, path, options);
+    } catch (error) {
+      const retry =
+        error instanceof ApiError &&
+        error.status === 429 &&
+        options.retryRateLimited !== false &&
+        attempt < MAX_RATE_LIMIT_RETRIES;
+      if (!retry) throw error;
+      await waitForRetry(error.retryAfterSeconds ?? DEFAULT_RETRY_SECONDS, options.signal);
+    }
+  }
+}
+
+async function request<T>(
+  method: Method,
+  path: string,
+  options: { body?: unknown; signal?: AbortSignal; quiet401?: boolean },
 ): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';

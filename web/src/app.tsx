@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, errorText, setCsrfToken, setUnauthorizedHandler } from './api.js';
-import { useLiveTick, useNotices, useResource } from './hooks.js';
+import { useLiveTick, useNotices, useRateLimitCountdown, useResource } from './hooks.js';
 import { navigate, type Route, useRoute, type View } from './route.js';
 import { applyTheme, nextTheme, storedTheme, type Theme } from './theme.js';
-import type { Session, Token } from './types.js';
+import type { Session, TagKeys, Token } from './types.js';
 import { Filters } from './views/filters.js';
 import { Overview } from './views/overview.js';
 import { SignIn } from './views/sign-in.js';
@@ -95,9 +95,19 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
   const tokens = useResource(`tokens:${tokensVersion}:${route.view}:${tokensTick}`, (signal) =>
     api<{ tokens: Token[] }>('GET', '/ingest/tokens', { signal }).then((r) => r.tokens),
   );
+  // The tokens view shows neither filters nor a chart: it asks for neither list.
+  const filtered = route.view !== 'tokens';
   const models = useResource(`models:${route.view}:${Math.floor(tick / 6)}`, (signal) =>
-    api<{ models: string[] }>('GET', '/models', { signal }).then((r) => r.models),
+    filtered
+      ? api<{ models: string[] }>('GET', '/models', { signal }).then((r) => r.models)
+      : Promise.resolve(undefined),
   );
+  const tags = useResource(`tags:${route.view}:${Math.floor(tick / 6)}`, (signal) =>
+    filtered
+      ? api<{ keys: TagKeys }>('GET', '/usage/tags', { signal }).then((r) => r.keys)
+      : Promise.resolve(undefined),
+  );
+  const retryInSeconds = useRateLimitCountdown();
   const notices = useNotices();
 
   useEffect(() => applyTheme(theme), [theme]);
@@ -168,13 +178,24 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
       </header>
       <main id="main" tabIndex={-1}>
         <h1 class="visually-hidden">{VIEWS.find((v) => v.id === route.view)?.label}</h1>
+        {retryInSeconds !== null ? (
+          <p class="banner warn" role="status">
+            Rate limited, retrying in {retryInSeconds} s
+          </p>
+        ) : null}
         {route.view !== 'tokens' ? (
-          <Filters route={route} models={models.data ?? []} tokens={tokens.data ?? []} />
+          <Filters
+            route={route}
+            models={models.data ?? []}
+            tokens={tokens.data ?? []}
+            tags={tags.data ?? []}
+          />
         ) : null}
         <ViewBody
           route={route}
           tick={tick}
           theme={theme}
+          tagKeys={tags.data ?? []}
           tokens={tokens.data}
           tokensError={tokens.error}
           reloadTokens={() => setTokensVersion((v) => v + 1)}
@@ -195,6 +216,7 @@ function ViewBody(props: {
   route: Route;
   tick: number;
   theme: Theme;
+  tagKeys: TagKeys;
   tokens: Token[] | undefined;
   tokensError: unknown;
   reloadTokens: () => void;
@@ -202,5 +224,5 @@ function ViewBody(props: {
   if (props.route.view === 'usage') return <UsageView route={props.route} tick={props.tick} />;
   if (props.route.view === 'tokens')
     return <TokensView tokens={props.tokens} error={props.tokensError} reload={props.reloadTokens} />;
-  return <Overview route={props.route} tick={props.tick} theme={props.theme} />;
+  return <Overview route={props.route} tick={props.tick} theme={props.theme} tagKeys={props.tagKeys} />;
 }

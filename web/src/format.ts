@@ -30,6 +30,26 @@ export function formatUsd(value: number | null): string {
   return usd.format(value);
 }
 
+const exactUsd = new Intl.NumberFormat(undefined, {
+  style: 'currency',
+  currency: 'USD',
+  minimumFractionDigits: 2,
+  maximumFractionDigits: 9,
+});
+
+/**
+ * Dollars to the nano-dollar the service stores, trailing zeros dropped: $0.022 and $0.02 never
+ * look equal (issue 17.10). For tables, where each figure is read on its own.
+ */
+export function formatUsdExact(value: number): string {
+  return exactUsd.format(value);
+}
+
+/** "1 request", "2 requests". */
+export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${formatInt(count)} ${count === 1 ? singular : pluralForm}`;
+}
+
 export function formatDateTime(iso: string | null): string {
   return iso === null ? 'Never' : dateTime.format(new Date(iso));
 }

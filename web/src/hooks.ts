@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { onRateLimited, rateLimitedUntil } from './api.js';
 
 export interface Resource<T> {
   data: T | undefined;
@@ -32,8 +33,8 @@ export function useResource<T>(key: string, load: (signal: AbortSignal) => Promi
 
 /**
  * Live refreshes are at most this frequent, however busy ingest is. The overview re-reads seven
- * analytics requests per refresh (42 a minute, plus the model list once a minute), inside the
- * default admin limit of 60.
+ * analytics requests per refresh (42 a minute, plus the model and tag lists once a minute), well
+ * inside a signed-in session's own rate-limit bucket (src/http/hooks/rate-limit.ts).
  */
 export const LIVE_REFRESH_MIN_MS = 10_000;
 
@@ -131,4 +132,23 @@ export async function copyText(text: string): Promise<boolean> {
   const ok = document.execCommand('copy');
   area.remove();
   return ok;
+}
+
+/** Seconds until rate-limited requests are retried (api.ts waits them out), or null when none waits. */
+export function useRateLimitCountdown(): number | null {
+  const [untilMs, setUntilMs] = useState(rateLimitedUntil());
+  const [nowMs, setNowMs] = useState(Date.now());
+  useEffect(() => onRateLimited(setUntilMs), []);
+  useEffect(() => {
+    setNowMs(Date.now());
+    if (untilMs <= Date.now()) return;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      setNowMs(now);
+      if (now >= untilMs) clearInterval(timer);
+    }, 250);
+    return () => clearInterval(timer);
+  }, [untilMs]);
+  const seconds = Math.ceil((untilMs - nowMs) / 1000);
+  return seconds > 0 ? seconds : null;
 }

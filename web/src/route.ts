@@ -7,7 +7,16 @@ import { useEffect, useState } from 'preact/hooks';
  */
 export type View = 'overview' | 'usage' | 'tokens';
 export type Preset = 'today' | '7d' | '30d' | 'month' | 'last-month' | 'custom';
-export type GroupBy = 'model' | 'token';
+/** How the chart stacks: any group the timeseries API knows (docs/analytics.md). */
+export type GroupBy = 'model' | 'token' | 'provider' | 'user' | `tag:${string}`;
+export const PLAIN_GROUPS = ['model', 'token', 'provider', 'user'] as const;
+const TAG_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function parseGroup(text: string | null): GroupBy {
+  if (text !== null && (PLAIN_GROUPS as readonly string[]).includes(text)) return text as GroupBy;
+  if (text?.startsWith('tag:') && TAG_KEY.test(text.slice(4))) return text as GroupBy;
+  return DEFAULT_ROUTE.group;
+}
 
 export interface Route {
   view: View;
@@ -57,7 +66,7 @@ export function parseRoute(search: string): Route {
     model: q.get('model') ?? '',
     token: /^\d+$/.test(q.get('token') ?? '') ? (q.get('token') ?? '') : '',
     tag: q.get('tag') ?? '',
-    group: pick(q.get('group'), ['model', 'token'] as const, DEFAULT_ROUTE.group),
+    group: parseGroup(q.get('group')),
     cursor: q.get('cursor') ?? '',
     page: Number.isInteger(page) && page > 0 && q.get('cursor') ? page : 1,
   };

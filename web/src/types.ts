@@ -5,8 +5,9 @@
 import type { Static } from 'typebox';
 import type { SessionState } from '../../src/http/auth-session.js';
 import type { UsageRowBody } from '../../src/http/data.js';
+import type { OverridesBody, RepriceBody } from '../../src/http/prices.js';
 import type { TokenBody } from '../../src/http/tokens.js';
-import type { SummaryBody, TimeseriesBody, TopBody } from '../../src/http/usage.js';
+import type { SummaryBody, TagsBody, TimeseriesBody, TopBody } from '../../src/http/usage.js';
 
 export type Session = Static<typeof SessionState>;
 export type Token = Static<typeof TokenBody>;
@@ -19,3 +20,6 @@ export type Summary = Static<typeof SummaryBody>;
 export type Totals = Summary['current'];
 export type Timeseries = Static<typeof TimeseriesBody>;
 export type Top = Static<typeof TopBody>;
+export type TagKeys = Static<typeof TagsBody>['keys'];
+export type Overrides = Static<typeof OverridesBody>;
+export type Reprice = Static<typeof RepriceBody>;

@@ -4,6 +4,7 @@ import {
   type ModelUsage,
   QueryTimeoutError,
   type StoreStats,
+  type TagKeyUsage,
   type TokenSummary,
   type UsageCursor,
   type UsageFilter,
@@ -142,6 +143,10 @@ export class ReadClient {
 
   aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult> {
     return this.call({ op: 'aggregateUsage', query });
+  }
+
+  listTagValues(valuesPerKey: number): Promise<TagKeyUsage[]> {
+    return this.call({ op: 'listTagValues', valuesPerKey });
   }
 
   /** Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. */

@@ -11,6 +11,7 @@ export type ReadRequest =
   | { id: number; op: 'listTokens' }
   | { id: number; op: 'stats'; nowMs: number }
   | { id: number; op: 'aggregateUsage'; query: UsageAggregateQuery }
+  | { id: number; op: 'listTagValues'; valuesPerKey: number }
   | { id: number; op: 'exportOpen'; filter: UsageFilter; format: ExportFormat; chunkRows: number }
   | { id: number; op: 'exportNext'; exportId: number }
   | { id: number; op: 'exportClose'; exportId: number };

@@ -9,6 +9,7 @@ import { AggregateQueries } from './aggregate-queries.js';
 import { openDatabase } from './open-database.js';
 import { ReadQueries } from './queries.js';
 import type { ReadRequest, ReadResponse } from './read-protocol.js';
+import { listTagValues } from './tag-queries.js';
 
 /**
  * Heavy reads run here, on their own read-only connection, so that a long query or a
@@ -66,6 +67,8 @@ function handle(request: ReadRequest): unknown {
       return queries.stats(request.nowMs);
     case 'aggregateUsage':
       return aggregates.aggregate(request.query);
+    case 'listTagValues':
+      return listTagValues(db, request.valuesPerKey);
     case 'exportOpen': {
       const exportId = nextExportId++;
       exports.set(

@@ -7,6 +7,7 @@ import type {
   NewUsage,
   Store,
   StoreStats,
+  TagKeyUsage,
   TokenRecord,
   TokenSummary,
   UsageCursor,
@@ -268,6 +269,10 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
 
     listModelUsage(): Promise<ModelUsage[]> {
       return reads.listModelUsage();
+    },
+
+    listTagValues(valuesPerKey: number): Promise<TagKeyUsage[]> {
+      return reads.listTagValues(valuesPerKey);
     },
 
     ...createPricingMethods(db, writes, rollups, rateSets),

@@ -2,11 +2,16 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { formatUsd } from '../format.js';
+import { Cost } from './cost.js';
 
 export interface ChartSeries {
   label: string;
   color: string;
+  /** Priced cost per bucket (an all-unpriced bucket is drawn as nothing). */
   values: number[];
+  /** Over the range, for the legend: null when every request of the series is unpriced. */
+  costUsd: number | null;
+  unpriced: number;
 }
 
 function cssVar(name: string): string {
@@ -79,7 +84,9 @@ export function CostChart(props: {
             <li key={s.label}>
               <span class="swatch" style={{ background: s.color }} aria-hidden="true" />
               <span class="legend-label">{s.label}</span>{' '}
-              <span class="muted">{formatUsd(s.values.reduce((a, b) => a + b, 0))}</span>
+              <span class="muted">
+                <Cost usd={s.costUsd} unpriced={s.unpriced} />
+              </span>
             </li>
           ))}
         </ul>

@@ -1,7 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
 import { localDate, rangeOf } from '../dates.js';
 import { navigate, type Preset, type Route } from '../route.js';
-import type { Token } from '../types.js';
+import type { TagKeys, Token } from '../types.js';
 
 const PRESET_LABELS: Record<Preset, string> = {
   today: 'Today',
@@ -12,24 +11,22 @@ const PRESET_LABELS: Record<Preset, string> = {
   custom: 'Custom range',
 };
 
-/** The filter bar shared by the overview and the usage table; every change goes to the URL. */
-export function Filters(props: { route: Route; models: string[]; tokens: Token[] }) {
+/**
+ * The filter bar shared by the overview and the usage table; every change goes to the URL. Tags
+ * are offered from stored usage (GET /usage/tags), grouped by key; a tag in the URL that is not
+ * among them (a rare value, a shared link) is kept as an option of its own.
+ */
+export function Filters(props: { route: Route; models: string[]; tokens: Token[]; tags: TagKeys }) {
   const { route } = props;
-  const [tag, setTag] = useState(route.tag);
-  useEffect(() => setTag(route.tag), [route.tag]);
+  const offered = props.tags.some((key) =>
+    key.values.some((value) => `${key.key}:${value.value}` === route.tag),
+  );
   const range = rangeOf(route);
   const customStart = route.preset === 'custom' ? route.start : localDate(range.start);
   const customEnd = route.preset === 'custom' ? route.end : localDate(range.end);
 
   return (
-    <form
-      class="filters"
-      aria-label="Filters"
-      onSubmit={(e) => {
-        e.preventDefault();
-        navigate({ tag: tag.trim() });
-      }}
-    >
+    <form class="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
       <div class="field">
         <label for="f-range">Date range</label>
         <select
@@ -112,23 +109,24 @@ export function Filters(props: { route: Route; models: string[]; tokens: Token[]
       </div>
       <div class="field">
         <label for="f-tag">Tag</label>
-        <input
+        <select
           id="f-tag"
-          type="search"
-          placeholder="key:value"
-          value={tag}
-          pattern="[^:]+:.*"
-          title="A tag as key:value, e.g. env:prod"
-          onInput={(e) => setTag((e.target as HTMLInputElement).value)}
-          onBlur={() => {
-            if (tag.trim() !== route.tag && (tag.trim() === '' || tag.includes(':')))
-              navigate({ tag: tag.trim() });
-          }}
-        />
+          value={route.tag}
+          onChange={(e) => navigate({ tag: (e.target as HTMLSelectElement).value })}
+        >
+          <option value="">All tags</option>
+          {route.tag && !offered ? <option value={route.tag}>{route.tag.replace(':', ': ')}</option> : null}
+          {props.tags.map((key) => (
+            <optgroup key={key.key} label={key.key}>
+              {key.values.map((value) => (
+                <option key={value.value} value={`${key.key}:${value.value}`}>
+                  {key.key}: {value.value}
+                </option>
+              ))}
+            </optgroup>
+          ))}
+        </select>
       </div>
-      <button type="submit" class="visually-hidden">
-        Apply filters
-      </button>
     </form>
   );
 }

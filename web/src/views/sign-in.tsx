@@ -21,6 +21,8 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; expired:
       const session = await api<Session>('POST', '/auth/session', {
         body: { key, remember },
         quiet401: true,
+        // Too many wrong keys: say so and let the person decide, never resend a key by itself.
+        retryRateLimited: false,
       });
       setKey('');
       props.onSignedIn(session);

@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api.js';
-import { formatDate, formatDateTime, formatInt, formatUsd } from '../format.js';
+import { formatDate, formatDateTime, formatInt, plural } from '../format.js';
 import { copyText, notify } from '../hooks.js';
 import { SNIPPET_LANGUAGES, type SnippetLanguage, snippetFor } from '../snippets.js';
 import type { Token } from '../types.js';
+import { Cost } from './cost.js';
 import { Modal } from './modal.js';
 
 /** Tracking tokens: listed on first load, created, copied, toggled, deleted after a confirmation. */
@@ -145,12 +146,7 @@ export function TokensView(props: { tokens: Token[] | undefined; error: unknown;
                       {formatInt(token.usage_count)}
                     </td>
                     <td class="num" data-label="Spend">
-                      {formatUsd(token.cost_usd)}
-                      {token.unpriced_count > 0 ? (
-                        <span class="badge warn" title="Requests whose model has no known price">
-                          {formatInt(token.unpriced_count)} unpriced
-                        </span>
-                      ) : null}
+                      <Cost usd={token.cost_usd} unpriced={token.unpriced_count} />
                     </td>
                     <td class="actions-cell">
                       <div class="row-actions">
@@ -190,7 +186,11 @@ export function TokensView(props: { tokens: Token[] | undefined; error: unknown;
           <>
             <p>
               Delete <strong class="label-cell">{deleting.label}</strong>? Apps still sending it will be
-              refused. Its {formatInt(deleting.usage_count)} usage rows are kept.
+              refused.{' '}
+              {deleting.usage_count === 1
+                ? 'Its usage row is'
+                : `Its ${plural(deleting.usage_count, 'usage row')} are`}{' '}
+              kept.
             </p>
             <div class="modal-actions">
               <button type="button" onClick={() => setDeleting(null)}>

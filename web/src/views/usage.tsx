@@ -1,13 +1,58 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, errorText, withQuery } from '../api.js';
 import { filterQuery } from '../dates.js';
-import { formatCompactDateTime, formatInt, formatUsd } from '../format.js';
+import { formatCompactDateTime, formatInt, formatUsdExact, plural } from '../format.js';
 import { notify, useResource } from '../hooks.js';
 import { navigate, type Route } from '../route.js';
 import type { Summary, UsagePage } from '../types.js';
+import { Cost } from './cost.js';
 import { Modal } from './modal.js';
 
 export const PAGE_ROWS = 50;
+
+/** Columns that can be hidden; the choice is kept in localStorage (not a secret). */
+const OPTIONAL_COLUMNS = [
+  { id: 'provider', label: 'Provider' },
+  { id: 'cached', label: 'Cached' },
+  { id: 'reasoning', label: 'Reasoning' },
+] as const;
+type OptionalColumn = (typeof OPTIONAL_COLUMNS)[number]['id'];
+type ColumnChoice = Record<OptionalColumn, boolean>;
+const COLUMNS_KEY = 'cg_usage_columns';
+
+function storedColumns(): ColumnChoice {
+  const choice: ColumnChoice = { provider: true, cached: true, reasoning: true };
+  try {
+    const stored = JSON.parse(localStorage.getItem(COLUMNS_KEY) ?? '{}') as Record<string, unknown>;
+    for (const { id } of OPTIONAL_COLUMNS) if (typeof stored[id] === 'boolean') choice[id] = stored[id];
+  } catch {
+    // A value from an older page: the defaults.
+  }
+  return choice;
+}
+
+function ColumnPicker(props: { columns: ColumnChoice; onChange: (columns: ColumnChoice) => void }) {
+  return (
+    <details class="column-picker">
+      <summary>Columns</summary>
+      <fieldset>
+        <legend class="visually-hidden">Optional columns</legend>
+        {OPTIONAL_COLUMNS.map(({ id, label }) => (
+          <label key={id} class="check">
+            <input
+              type="checkbox"
+              checked={props.columns[id]}
+              onChange={(e) =>
+                props.onChange({ ...props.columns, [id]: (e.target as HTMLInputElement).checked })
+              }
+            />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+    </details>
+  );
+}
 
 /** Cursors of the pages seen, per filter, so "Previous" works without the server keeping state. */
 const pageCursors = new Map<string, string[]>();
@@ -43,6 +88,12 @@ export function UsageView(props: { route: Route; tick: number }) {
     (signal) => loadUsage(route, signal),
   );
   const [resetOpen, setResetOpen] = useState(false);
+  const [columns, setColumnsState] = useState(storedColumns);
+  const setColumns = (next: ColumnChoice) => {
+    localStorage.setItem(COLUMNS_KEY, JSON.stringify(next));
+    setColumnsState(next);
+  };
+  const width = 8 + OPTIONAL_COLUMNS.filter(({ id }) => columns[id]).length;
   const cursors = pageCursors.get(filterKey) ?? [''];
   pageCursors.set(filterKey, cursors);
   cursors[route.page - 1] = route.cursor;
@@ -56,6 +107,7 @@ export function UsageView(props: { route: Route; tick: number }) {
       <div class="card-head">
         <h2>Usage</h2>
         <div class="actions">
+          <ColumnPicker columns={columns} onChange={setColumns} />
           <a class="button" href={csvHref} download>
             Export CSV
           </a>
@@ -76,16 +128,27 @@ export function UsageView(props: { route: Route; tick: number }) {
             <tr>
               <th scope="col">Time</th>
               <th scope="col">Model</th>
+              {columns.provider ? <th scope="col">Provider</th> : null}
               <th scope="col">Token</th>
               <th scope="col">Tags</th>
               <th scope="col" class="num">
                 Input
               </th>
+              {columns.cached ? (
+                <th scope="col" class="num">
+                  Cached
+                </th>
+              ) : null}
               <th scope="col" class="num">
                 Output
               </th>
+              {columns.reasoning ? (
+                <th scope="col" class="num">
+                  Reasoning
+                </th>
+              ) : null}
               <th scope="col" class="num">
-                Total tokens
+                Total
               </th>
               <th scope="col" class="num">
                 Cost
@@ -93,9 +156,9 @@ export function UsageView(props: { route: Route; tick: number }) {
             </tr>
           </thead>
           <tbody>
-            {rows.length === 0 && !loading ? (
+            {rows.length === 0 && data && !loading ? (
               <tr>
-                <td colSpan={8} class="muted empty">
+                <td colSpan={width} class="muted empty">
                   No usage for these filters.
                 </td>
               </tr>
@@ -107,21 +170,44 @@ export function UsageView(props: { route: Route; tick: number }) {
                     {formatCompactDateTime(row.timestamp)}
                   </time>
                 </td>
-                <td class="label-cell" data-label="Model">
+                <td class="label-cell clip" data-label="Model" title={row.model}>
                   {row.model}
                 </td>
-                <td class="label-cell" data-label="Token">
+                {columns.provider ? (
+                  <td class="clip clip-narrow" data-label="Provider" title={row.provider}>
+                    {row.provider}
+                  </td>
+                ) : null}
+                <td
+                  class="label-cell clip clip-narrow"
+                  data-label="Token"
+                  title={row.tokenLabel ?? undefined}
+                >
                   {row.tokenLabel ?? <span class="muted">—</span>}
                 </td>
-                <td class="label-cell" data-label="Tags">
+                <td
+                  class="label-cell clip clip-tags"
+                  data-label="Tags"
+                  title={attributionText(row.tags, row.user)}
+                >
                   <Attribution tags={row.tags} user={row.user} />
                 </td>
                 <td class="num" data-label="Input">
                   {formatInt(row.promptTokens)}
                 </td>
+                {columns.cached ? (
+                  <td class="num" data-label="Cached">
+                    {formatInt(row.cachedTokens)}
+                  </td>
+                ) : null}
                 <td class="num" data-label="Output">
                   {formatInt(row.completionTokens)}
                 </td>
+                {columns.reasoning ? (
+                  <td class="num" data-label="Reasoning">
+                    {formatInt(row.reasoningTokens)}
+                  </td>
+                ) : null}
                 <td class="num" data-label="Total tokens">
                   {formatInt(row.totalTokens)}
                 </td>
@@ -131,7 +217,7 @@ export function UsageView(props: { route: Route; tick: number }) {
                       unpriced
                     </span>
                   ) : (
-                    formatUsd(row.estimatedCostUSD)
+                    formatUsdExact(row.estimatedCostUSD)
                   )}
                 </td>
               </tr>
@@ -140,29 +226,48 @@ export function UsageView(props: { route: Route; tick: number }) {
           {data?.totals ? (
             <tfoot>
               <tr>
-                <th scope="row" colSpan={4}>
-                  All {formatInt(data.totals.requests)} requests matching the filters
-                  {data.totals.unpriced_requests > 0 ? (
-                    <span class="badge warn">{formatInt(data.totals.unpriced_requests)} unpriced</span>
-                  ) : null}
+                <th scope="row" colSpan={columns.provider ? 5 : 4}>
+                  {data.totals.requests === 1
+                    ? 'The 1 request matching the filters'
+                    : `All ${formatInt(data.totals.requests)} requests matching the filters`}
                 </th>
                 <td class="num" data-label="Input">
                   {formatInt(data.totals.prompt_tokens)}
                 </td>
+                {columns.cached ? (
+                  <td class="num" data-label="Cached">
+                    {formatInt(data.totals.cached_tokens)}
+                  </td>
+                ) : null}
                 <td class="num" data-label="Output">
                   {formatInt(data.totals.completion_tokens)}
                 </td>
+                {columns.reasoning ? (
+                  <td class="num" data-label="Reasoning">
+                    {formatInt(data.totals.reasoning_tokens)}
+                  </td>
+                ) : null}
                 <td class="num" data-label="Total tokens">
                   {formatInt(data.totals.total_tokens)}
                 </td>
                 <td class="num" data-label="Cost">
-                  {formatUsd(data.totals.cost_usd)}
+                  <Cost usd={data.totals.cost_usd} unpriced={data.totals.unpriced_requests} exact />
                 </td>
               </tr>
             </tfoot>
           ) : null}
         </table>
       </div>
+      {/* A failed load is never shown as "no usage" (issue 17.4). */}
+      {rows.length === 0 && !data ? (
+        error ? (
+          <p class="empty error-text">Usage could not be loaded.</p>
+        ) : (
+          <p class="muted empty" aria-busy="true">
+            Loading usage…
+          </p>
+        )
+      ) : null}
       <nav class="pager" aria-label="Pages">
         <button type="button" disabled={route.page <= 1} onClick={() => navigate({ cursor: '', page: 1 })}>
           First
@@ -197,6 +302,14 @@ export function UsageView(props: { route: Route; tick: number }) {
       <ResetDialog open={resetOpen} onClose={() => setResetOpen(false)} />
     </section>
   );
+}
+
+function attributionText(tags: Record<string, string> | null, user: string | null): string | undefined {
+  const parts = [
+    ...(user === null ? [] : [`user: ${user}`]),
+    ...Object.entries(tags ?? {}).map(([key, value]) => `${key}: ${value}`),
+  ];
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
 /** Tags and the end user of a row; a tag is a button that filters the view by it. */
@@ -237,7 +350,7 @@ function ResetDialog(props: { open: boolean; onClose: () => void }) {
     setBusy(true);
     try {
       const result = await api<{ deleted: number }>('DELETE', '/reset');
-      notify(`Deleted ${formatInt(result.deleted)} usage rows.`);
+      notify(`Deleted ${plural(result.deleted, 'usage row')}.`);
       navigate({ cursor: '', page: 1 });
       close();
     } catch (error) {
