@@ -64,7 +64,12 @@ export async function repriceCommand(
   const config = loadCliConfig(io, global);
   const store = openCliStore(config);
   try {
-    const service = await createRepriceServiceFromConfig({ config, store, clock: systemClock });
+    const service = await createRepriceServiceFromConfig({
+      config,
+      store,
+      clock: systemClock,
+      warn: (message) => writeLine(io.stderr, `warning: ${message}`),
+    });
     const result = await service.reprice({
       ...scope,
       dryRun: options.apply !== true,

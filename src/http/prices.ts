@@ -75,6 +75,10 @@ const OverridesBody = Type.Object({
     }),
   ),
   file: Nullable(Type.Object({ path: Type.String(), version: Type.String(), overrides: OverrideEntries })),
+  refused: Type.Array(Type.String(), {
+    description:
+      'Entries of the stored version that this build cannot use (e.g. a regex RE2 cannot compile), each named; they are skipped until a corrected version is saved.',
+  }),
 });
 
 const Money = {
@@ -317,6 +321,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             version: file.version,
             overrides: file.document as unknown as Record<string, Record<string, unknown>[]>,
           },
+          refused: [...prices.refused()],
         };
       },
     );
@@ -358,6 +363,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           actor: actorOf(request, request.body.actor),
           note: request.body.note ?? null,
         });
+        deps.metrics.prometheus.setRefusedPriceOverrides(prices.refused().length);
         return {
           version: stored.version,
           created_at: formatIsoTime(stored.createdAt),

@@ -1,14 +1,9 @@
-import {
-  type ConditionalPrice,
-  calcPrice,
-  type ModelInfo,
-  type ModelPrice,
-  type Provider,
-} from '@pydantic/genai-prices';
+import { type ConditionalPrice, calcPrice, type ModelInfo, type ModelPrice } from '@pydantic/genai-prices';
 import { type CompiledPrice, compilePrice, computeCost, ratesAt } from './compute-cost.js';
 import { formatRatio, ONE, parseRatio, type Ratio } from './exact-math.js';
+import { type CompiledModel, compileMatch, findModel, priceAt } from './model-match.js';
 import { OVERLAY_MODELS, OVERLAY_VERSION, TIER_ALIASES, TIER_RULES } from './overlay.js';
-import { type OverrideDocument, overridesToProviders } from './price-overrides.js';
+import type { OverrideDocument } from './price-overrides.js';
 import type { PriceQuery, PriceResult, Pricer } from './types.js';
 
 /**
@@ -19,8 +14,9 @@ import type { PriceQuery, PriceResult, Pricer } from './types.js';
  * Base prices resolve through layers, first hit wins:
  *   1. user overrides from the admin API (database), 2. user overrides from PRICES_FILE,
  *   3. our overlay (overlay.ts), 4. the bundled @pydantic/genai-prices data.
- * Each layer is matched with the package's own matcher and effective dates (calcPrice), so an
- * override is written in the package's schema. Tier multipliers come from overlay.ts.
+ * Overrides and the overlay are written in the package's schema and matched with its semantics, but
+ * by model-match.ts, whose regexes run in linear time (model names come from clients); the bundled
+ * package data is matched by the package itself (calcPrice). Tier multipliers come from overlay.ts.
  *
  * A resolved price is cached per (provider, model, UTC day, tier): every effective date is a UTC
  * midnight, so one day never straddles two prices. Models with time-of-day prices are not cached.
@@ -54,8 +50,72 @@ export interface PricingEngineOptions {
 
 interface Layer {
   source: string;
-  /** undefined: the bundled package data. */
-  providers?: ReadonlyMap<string, Provider>;
+  /** Price entries per provider id, in the order written; undefined: the bundled package data. */
+  providers?: ReadonlyMap<string, readonly CompiledModel[]>;
+}
+
+/** A document's entries as matchers, per provider id. */
+function compileLayer(document: OverrideDocument): Map<string, CompiledModel[]> {
+  const providers = new Map<string, CompiledModel[]>();
+  for (const [providerId, entries] of Object.entries(document)) {
+    providers.set(
+      providerId,
+      entries.map((entry) => ({
+        info: {
+          id: entry.id,
+          match: entry.match,
+          prices: entry.prices,
+          ...(entry.name ? { name: entry.name } : {}),
+        },
+        matches: compileMatch(entry.match),
+      })),
+    );
+  }
+  return providers;
+}
+
+/** The package's verdict on a price of ours (e.g. a cache_write_1h_mtok without cache_write_mtok). */
+const packageVerdicts = new WeakMap<ModelPrice, string | null>();
+
+/** Throws the package's error when it refuses to compute with this price. */
+function checkedByPackage(info: ModelInfo, price: ModelPrice): ModelPrice {
+  let verdict = packageVerdicts.get(price);
+  if (verdict === undefined) {
+    verdict = null;
+    try {
+      calcPrice(PROBE, info.id, {
+        provider: {
+          id: 'check',
+          name: 'check',
+          api_pattern: '(?!)',
+          models: [{ id: info.id, match: { equals: info.id }, prices: price }],
+        },
+      });
+    } catch (error) {
+      verdict = (error as Error).message;
+    }
+    packageVerdicts.set(price, verdict);
+  }
+  if (verdict !== null) throw new Error(verdict);
+  return price;
+}
+
+/** The matched entry and its price at a time, from a layer of ours or from the package. */
+function matchEntry(
+  layer: Layer,
+  provider: string,
+  model: string,
+  atMs: number,
+): { info: ModelInfo; price: ModelPrice } | null {
+  if (layer.providers) {
+    const models = layer.providers.get(provider);
+    const found = models && findModel(models, model);
+    return found
+      ? { info: found.info, price: checkedByPackage(found.info, priceAt(found.info, atMs)) }
+      : null;
+  }
+  const result = calcPrice(PROBE, model, { providerId: provider, timestamp: new Date(atMs) });
+  return result ? { info: result.model, price: result.model_price } : null;
 }
 
 /** A base price as matched: which layer, which model entry, which dated price. */
@@ -126,23 +186,18 @@ function dateMs(date: string): number {
 }
 
 function matchIn(layer: Layer, provider: string, model: string, atMs: number): BaseMatch | null {
-  const custom = layer.providers?.get(provider);
-  if (layer.providers && !custom) return null;
-  const options = custom
-    ? { provider: custom, timestamp: new Date(atMs) }
-    : { providerId: provider, timestamp: new Date(atMs) };
-  const result = calcPrice(PROBE, model, options);
-  if (!result) return null;
-  const info: ModelInfo = result.model;
+  const matched = matchEntry(layer, provider, model, atMs);
+  if (!matched) return null;
+  const { info, price } = matched;
   const dated = Array.isArray(info.prices) ? (info.prices as ConditionalPrice[]) : null;
   const startOf = (entry: ConditionalPrice | undefined) =>
     entry?.constraint?.type === 'start_date' ? entry.constraint.start_date : null;
-  const index = dated ? dated.findIndex((entry) => entry.prices === result.model_price) : -1;
+  const index = dated ? dated.findIndex((entry) => entry.prices === price) : -1;
   return {
     source: layer.source,
     modelId: info.id,
     modelName: info.name ?? null,
-    price: result.model_price,
+    price,
     effectiveFrom: dated ? startOf(dated[index]) : null,
     effectiveUntil: dated ? startOf(dated[index + 1]) : null,
     schedule: dated
@@ -270,9 +325,9 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
   const layers: Layer[] = [
     ...(options.overrides ?? []).map((layer) => ({
       source: `${layer.name}@${layer.version}`,
-      providers: overridesToProviders(layer.document, layer.name),
+      providers: compileLayer(layer.document),
     })),
-    { source: OVERLAY_RULE, providers: overridesToProviders(OVERLAY_MODELS as OverrideDocument, 'overlay') },
+    { source: OVERLAY_RULE, providers: compileLayer(OVERLAY_MODELS as OverrideDocument) },
     { source: `genai-prices@${GENAI_PRICES_VERSION}` },
   ];
   const cache = new Map<string, CacheEntry>();

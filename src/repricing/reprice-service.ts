@@ -326,15 +326,18 @@ export function createRepriceService(deps: {
 
 /**
  * For the CLI: a reprice service on the prices the server would use (PRICES_FILE, then the
- * database's overrides). Throws PriceFileError for a bad PRICES_FILE, like server startup.
+ * database's overrides). Throws PriceFileError for a bad PRICES_FILE, like server startup; stored
+ * override entries this build refuses are skipped and passed to `warn`, as the server logs them.
  */
 export async function createRepriceServiceFromConfig(deps: {
   config: Config;
   store: Store;
   clock: Clock;
+  warn?: (message: string) => void;
 }): Promise<RepriceService> {
   const { config, store, clock } = deps;
   const file = config.pricesFile ? loadPriceFile(config.pricesFile) : null;
   const prices = await createPriceBook({ store, clock, file });
+  for (const message of prices.refused()) deps.warn?.(message);
   return createRepriceService({ store, prices, clock });
 }
