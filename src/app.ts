@@ -61,7 +61,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
   const prices = await createPriceBook({ store, clock, file: priceFile });
   const pricer = input.pricer ?? prices.pricer;
-  const reprice = createRepriceService({ store, prices, clock });
+  const reprice = createRepriceService({ store, prices, clock, defaultProvider: config.defaultProvider });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
   const deps: HttpDeps = {

@@ -55,15 +55,20 @@ export type ModelPredicate = (model: string) => boolean;
 
 /**
  * A match rule as a predicate. Throws for a regex the engine refuses: validation
- * (price-overrides.ts) refuses such documents before they get here.
+ * (price-overrides.ts) refuses such documents before they get here. `refusedRegex: 'matches'`
+ * instead makes such a regex match every name (an over-approximation, for a prefilter whose hits
+ * are confirmed otherwise: the package's own rules include a few lookaheads).
  */
-export function compileMatch(logic: MatchLogic): ModelPredicate {
+export function compileMatch(
+  logic: MatchLogic,
+  refusedRegex: 'throws' | 'matches' = 'throws',
+): ModelPredicate {
   if ('or' in logic) {
-    const parts = logic.or.map(compileMatch);
+    const parts = logic.or.map((part) => compileMatch(part, refusedRegex));
     return (model) => parts.some((part) => part(model));
   }
   if ('and' in logic) {
-    const parts = logic.and.map(compileMatch);
+    const parts = logic.and.map((part) => compileMatch(part, refusedRegex));
     return (model) => parts.every((part) => part(model));
   }
   if ('equals' in logic) {
@@ -84,6 +89,7 @@ export function compileMatch(logic: MatchLogic): ModelPredicate {
   }
   if ('regex' in logic) {
     const compiled = compileModelRegex(logic.regex);
+    if (!compiled.ok && refusedRegex === 'matches') return () => true;
     if (!compiled.ok) throw new Error(`regex ${JSON.stringify(logic.regex)} ${compiled.reason}`);
     const { regex } = compiled;
     return (model) => regex.test(model);

@@ -1,6 +1,14 @@
-import { type ConditionalPrice, calcPrice, type ModelInfo, type ModelPrice } from '@pydantic/genai-prices';
+import {
+  type ConditionalPrice,
+  calcPrice,
+  findProvider,
+  type ModelInfo,
+  type ModelPrice,
+} from '@pydantic/genai-prices';
+import { type CatalogueName, closeNames, createListingIndex, GENAI_PRICES_PROVIDERS } from './catalogue.js';
 import { type CompiledPrice, compilePrice, computeCost, ratesAt } from './compute-cost.js';
 import { formatRatio, ONE, parseRatio, type Ratio } from './exact-math.js';
+import { inferProvider, type ProviderCatalogue, type ProviderInference } from './infer-provider.js';
 import { type CompiledModel, compileMatch, findModel, priceAt } from './model-match.js';
 import { OVERLAY_MODELS, OVERLAY_VERSION, TIER_ALIASES, TIER_RULES } from './overlay.js';
 import type { OverrideDocument } from './price-overrides.js';
@@ -30,10 +38,23 @@ const CACHE_LIMIT = 20_000;
 const PROBE = { input_tokens: 0, output_tokens: 0 };
 const HALF = parseRatio('0.5');
 
-/** Provider ids clients use for the ones the price data knows by another name. */
-const PROVIDER_ALIASES: Readonly<Record<string, string>> = { gemini: 'google', 'google-ai': 'google' };
+/**
+ * Provider ids clients use for the ones the price data knows by another name (LiteLLM's prefixes
+ * among them). The package's own provider rules add more ("bedrock" is aws, "xai" is x-ai).
+ */
+const PROVIDER_ALIASES: Readonly<Record<string, string>> = {
+  gemini: 'google',
+  'google-ai': 'google',
+  vertex_ai: 'google',
+  vertex_ai_beta: 'google',
+  together_ai: 'together',
+  fireworks_ai: 'fireworks',
+  azure_ai: 'azure',
+  xai: 'x-ai',
+};
 /** Prefixes routers put on model ids ("openai/gpt-4o"); the price data knows the bare id. */
 const MODEL_PREFIXES = ['openai/', 'azure/'];
+const KNOWN_PROVIDERS: ReadonlySet<string> = new Set(GENAI_PRICES_PROVIDERS);
 
 export interface OverrideLayer {
   /** "override-db" or "override-file". */
@@ -156,6 +177,12 @@ export interface PricingEngine extends Pricer {
   resolve(provider: string, model: string, atMs: number): BaseMatch | null;
   /** Every layer's source, highest precedence first, e.g. ["override-db@v2", ..., "genai-prices@0.1.8"]. */
   readonly sources: readonly string[];
+  /** The provider of a model a record does not name a provider for (infer-provider.ts). */
+  inferProvider(model: string, defaultProvider: string): ProviderInference;
+  /** Every provider with a price entry for this name (any layer), for hints. */
+  providersListing(model: string): string[];
+  /** Catalogue names close to a name no layer knows, those of `provider` first (for hints). */
+  closeNames(model: string, provider: string | null): CatalogueName[];
 }
 
 interface Resolved {
@@ -175,9 +202,14 @@ function normaliseProvider(provider: string): string {
   return PROVIDER_ALIASES[id] ?? id;
 }
 
-export function normaliseModel(model: string): string {
+/** The id the price data knows: lower case, without a router prefix or one naming `provider`. */
+export function normaliseModel(model: string, provider?: string): string {
   const id = model.trim().toLowerCase();
   for (const prefix of MODEL_PREFIXES) if (id.startsWith(prefix)) return id.slice(prefix.length);
+  const slash = id.indexOf('/');
+  if (provider !== undefined && slash > 0 && normaliseProvider(id.slice(0, slash)) === provider) {
+    return id.slice(slash + 1);
+  }
   return id;
 }
 
@@ -335,7 +367,7 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
 
   function resolve(provider: string, model: string, atMs: number): BaseMatch | null {
     const providerId = normaliseProvider(provider);
-    const modelId = normaliseModel(model);
+    const modelId = normaliseModel(model, providerId);
     if (modelId === '') return null;
     for (const layer of layers) {
       const match = matchIn(layer, providerId, modelId, atMs);
@@ -393,8 +425,57 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
     return cached;
   }
 
+  let listing: ((model: string) => Set<string>) | null = null;
+  function providersListing(model: string): string[] {
+    listing ??= createListingIndex(layers.flatMap((layer) => (layer.providers ? [...layer.providers] : [])));
+    const lower = model.trim().toLowerCase();
+    // The index over-approximates the package's few lookahead rules: confirm each hit.
+    return [...listing(lower)].filter((provider) => hasEntry(provider, lower));
+  }
+
+  /** Whether a layer has an entry for the name; one whose price data is broken counts (it is priced as unpriced). */
+  function hasEntry(provider: string, model: string): boolean {
+    try {
+      return resolve(provider, model, 0) !== null;
+    } catch {
+      return true;
+    }
+  }
+
+  const customProviders = new Set(layers.flatMap((layer) => [...(layer.providers?.keys() ?? [])]));
+  const catalogue: ProviderCatalogue = {
+    prices: hasEntry,
+    providerId(name) {
+      const id = normaliseProvider(name);
+      if (KNOWN_PROVIDERS.has(id) || customProviders.has(id)) return id;
+      const found = findProvider({ providerId: id })?.id;
+      return found !== undefined && KNOWN_PROVIDERS.has(found) ? found : null;
+    },
+    maker: (model) => findProvider({ modelId: model })?.id ?? null,
+    listing: (model) => providersListing(model),
+  };
+  const inferred = new Map<string, ProviderInference>();
+
   return {
     sources: layers.map((layer) => layer.source),
+
+    inferProvider(model, defaultProvider) {
+      const key = `${defaultProvider}\u0000${model}`;
+      let answer = inferred.get(key);
+      if (answer === undefined) {
+        answer = inferProvider(catalogue, model, defaultProvider);
+        if (inferred.size >= CACHE_LIMIT) inferred.clear();
+        inferred.set(key, answer);
+      }
+      return answer;
+    },
+
+    providersListing,
+
+    closeNames(model, provider) {
+      const custom = layers.flatMap((layer) => (layer.providers ? [...layer.providers] : []));
+      return closeNames(model, provider === null ? null : normaliseProvider(provider), custom);
+    },
 
     resolve(provider, model, atMs) {
       return resolve(normaliseProvider(provider), model, atMs);
@@ -434,7 +515,7 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
       if (!base) return null;
       return {
         provider: providerId,
-        model: normaliseModel(model),
+        model: normaliseModel(model, providerId),
         atMs,
         base,
         tiers: DESCRIBED_TIERS.map((tier) => {

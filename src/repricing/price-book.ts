@@ -147,7 +147,10 @@ export async function createPriceBook(deps: {
   let engine = createPricingEngine({ overrides: layers(file, stored) });
 
   return {
-    pricer: { price: (query) => engine.price(query) },
+    pricer: {
+      price: (query) => engine.price(query),
+      inferProvider: (model, defaultProvider) => engine.inferProvider(model, defaultProvider),
+    },
     current: () => engine,
     file: () => file,
     stored: () => stored,
