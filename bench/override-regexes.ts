@@ -12,6 +12,8 @@
  *   hostile    "a" x 199 + "!" against the N regexes plus the five catastrophic patterns of
  *              issue 16 (which a backtracking engine takes minutes on)
  * The regexes are realistic ones, `^house-<i>-\d{4}-\d{2}-\d{2}$` (27-28 RE2 instructions each).
+ * Last, what inferring the provider of a record sent without one adds (infer-provider.ts): for a
+ * never-seen name (every rule and the catalogue index) and for a name seen before (a map lookup).
  */
 import { createPricingEngine, type OverrideLayer } from '../src/pricing/pricing-engine.js';
 import type { PriceQuery } from '../src/pricing/types.js';
@@ -97,4 +99,18 @@ const started = performance.now();
 for (let i = 0; i < 100_000; i += 1) engine.price(query('gpt-4o-mini'));
 console.log(
   `a model seen before today (cache hit), 505 regexes: ${(((performance.now() - started) * 1000) / 100_000).toFixed(2)} us`,
+);
+
+const inference = createPricingEngine({ overrides: layer(100, true) });
+inference.inferProvider('llama-3.3-70b-versatile', 'openai'); // builds the catalogue index once
+const inferred: number[] = [];
+for (let round = 0; round < ROUNDS; round += 1) {
+  const begin = performance.now();
+  for (let i = 0; i < NAMES; i += 1) inference.inferProvider(`acme-model-${round}-${i}`, 'openai');
+  inferred.push(((performance.now() - begin) * 1000) / NAMES);
+}
+const seenBegin = performance.now();
+for (let i = 0; i < 100_000; i += 1) inference.inferProvider('claude-sonnet-4', 'openai');
+console.log(
+  `provider inference, never-seen name: ${median(inferred).toFixed(1)} us; seen before: ${(((performance.now() - seenBegin) * 1000) / 100_000).toFixed(2)} us`,
 );

@@ -179,8 +179,6 @@ export interface PricingEngine extends Pricer {
   readonly sources: readonly string[];
   /** The provider of a model a record does not name a provider for (infer-provider.ts). */
   inferProvider(model: string, defaultProvider: string): ProviderInference;
-  /** Every provider with a price entry for this name (any layer), for hints. */
-  providersListing(model: string): string[];
   /** Catalogue names close to a name no layer knows, those of `provider` first (for hints). */
   closeNames(model: string, provider: string | null): CatalogueName[];
 }
@@ -469,8 +467,6 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
       }
       return answer;
     },
-
-    providersListing,
 
     closeNames(model, provider) {
       const custom = layers.flatMap((layer) => (layer.providers ? [...layer.providers] : []));
