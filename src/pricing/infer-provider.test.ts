@@ -160,3 +160,25 @@ test('close names for a hint: the same provider first, nearest first', () => {
   expect(boundedDistance('kitten', 'sitting', 2)).toBeNull();
   expect(boundedDistance('a'.repeat(200), 'b'.repeat(200), 40)).toBeNull();
 });
+
+test('a provider whose own names carry its prefix still finds them when that prefix is kept', () => {
+  const routed = createPricingEngine({
+    overrides: [
+      {
+        name: 'override-db',
+        version: 'v1',
+        document: {
+          openrouter: [
+            { id: 'openrouter/house', match: { equals: 'openrouter/house' }, prices: { input_mtok: 1 } },
+          ],
+        },
+      },
+    ],
+  });
+  expect(routed.resolve('openrouter', 'openrouter/house', 0)?.modelId).toBe('openrouter/house');
+  expect(routed.inferProvider('openrouter/house', 'openrouter')).toMatchObject({
+    provider: 'openrouter',
+    model: 'openrouter/house',
+    inferredFrom: 'default',
+  });
+});

@@ -367,9 +367,14 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
     const providerId = normaliseProvider(provider);
     const modelId = normaliseModel(model, providerId);
     if (modelId === '') return null;
-    for (const layer of layers) {
-      const match = matchIn(layer, providerId, modelId, atMs);
-      if (match) return match;
+    // "anthropic/claude-sonnet-4" under anthropic is its "claude-sonnet-4"; a provider whose own
+    // names carry its prefix ("openrouter/auto") still finds them as sent.
+    const asSent = normaliseModel(model);
+    for (const id of asSent === modelId ? [modelId] : [modelId, asSent]) {
+      for (const layer of layers) {
+        const match = matchIn(layer, providerId, id, atMs);
+        if (match) return match;
+      }
     }
     return null;
   }
