@@ -42,6 +42,17 @@ export interface AppDeps {
 
 export type App = FastifyInstance & { deps: HttpDeps };
 
+/** Stored override entries this build cannot use are skipped, never fatal: say so loudly instead. */
+function warnRefusedOverrides(log: FastifyBaseLogger, refused: readonly string[], metrics: Metrics): void {
+  metrics.prometheus.setRefusedPriceOverrides(refused.length);
+  for (const message of refused) log.warn({ refusedPriceOverride: message }, message);
+  if (refused.length > 0) {
+    log.warn(
+      `${refused.length} stored price-override entries are skipped; PUT /prices/overrides a corrected document (GET /prices/overrides shows them)`,
+    );
+  }
+}
+
 /** Wires the service together. Never listens: main.ts does, and tests use app.inject. */
 export async function buildApp(input: AppDeps): Promise<App> {
   const { config, store } = input;
@@ -51,7 +62,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
   const prices = await createPriceBook({ store, clock, file: priceFile });
   const pricer = input.pricer ?? prices.pricer;
-  const reprice = createRepriceService({ store, prices, clock });
+  const reprice = createRepriceService({ store, prices, clock, defaultProvider: config.defaultProvider });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
   const deps: HttpDeps = {
@@ -115,5 +126,6 @@ export async function buildApp(input: AppDeps): Promise<App> {
   });
 
   await registerRoutes(app, deps);
+  warnRefusedOverrides(app.log, prices.refused(), metrics);
   return Object.assign(app, { deps }) as unknown as App;
 }

@@ -80,3 +80,40 @@ test('a bad date exits 2 and a broken PRICES_FILE exits 3', async () => {
   expect(code).toBe(EXIT.config);
   expect(stderr.text).toContain('PRICES_FILE');
 });
+
+test('rows stored under the default provider move to the one their model belongs to, unless --no-infer-provider', async () => {
+  const { token } = await ctx.createToken('older-client');
+  // Stored as the build before provider inference stored it: under the default provider.
+  await ctx.ingest({
+    tracking_token: token,
+    model: 'claude-sonnet-4',
+    provider: 'openai',
+    prompt_tokens: 1000,
+  });
+  const kept = await cli('reprice', '--no-infer-provider');
+  expect(kept.stdout).not.toContain('move from provider');
+  const dry = await cli('reprice');
+  expect(dry.stdout).toContain('claude-sonnet-4: 1 rows move from provider openai to anthropic');
+  const applied = JSON.parse((await cli('reprice', '--apply', '--json')).stdout);
+  expect(applied.providerMoves).toEqual([
+    { model: 'claude-sonnet-4', from: 'openai', to: 'anthropic', rows: 1 },
+  ]);
+  const [row] = (await ctx.admin('GET', '/data?model=claude-sonnet-4')).json().data;
+  expect(row).toMatchObject({ provider: 'anthropic', estimatedCostUSD: 0.003 });
+});
+
+test('stored override entries this build cannot use are named on stderr, and the reprice still runs', async () => {
+  await ctx.store.savePriceOverrides({
+    document: JSON.stringify({
+      openai: [{ id: 'house', match: { regex: '^(?!gpt)house' }, prices: { input_mtok: 1 } }],
+    }),
+    createdAt: ctx.clock.now(),
+    actor: 'older-build',
+    note: null,
+  });
+  const run = await cli('reprice');
+  expect(run.code).toBe(EXIT.ok);
+  expect(run.stderr).toMatch(
+    /^warning: price overrides version 2 \(database\), skipped openai\[0\] house: match\.regex "\^\(\?!gpt\)house" is not accepted by the linear-time \(RE2\) regex engine/m,
+  );
+});

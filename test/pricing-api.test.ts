@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { testConfig } from '../src/config.js';
+import { OVERLAY_VERSION } from '../src/pricing/overlay.js';
 import { GENAI_PRICES_VERSION } from '../src/pricing/pricing-engine.js';
 import { createSqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import { createTestApp, type TestContext } from './helpers.js';
@@ -11,6 +12,7 @@ import { createTestApp, type TestContext } from './helpers.js';
 /** The pricing golden cases (pricing.md 4.5) through the HTTP API, on a real SQLite file. */
 
 const PACKAGE = `genai-prices@${GENAI_PRICES_VERSION}`;
+const OVERLAY = `overlay@${OVERLAY_VERSION}`;
 
 let ctx: TestContext;
 let token: string;
@@ -163,6 +165,27 @@ describe('golden costs through POST /ingest', () => {
       },
       298_000,
     ],
+    ...(
+      [
+        ['ft:gpt-4.1-2025-04-14:acme:support:AbC123', 3_300_000_000],
+        ['ft:gpt-4.1-mini-2025-04-14:acme:support:AbC124', 880_000_000],
+        ['ft:gpt-4.1-nano-2025-04-14:acme:support:AbC125', 220_000_000],
+        ['ft:o4-mini-2025-04-16:acme:grader:AbC126', 4_400_000_000],
+        ['ft:gpt-4o-2024-08-06:acme::AbC127', 4_500_000_000],
+      ] as const
+    ).map(([model, cost]): [string, Record<string, unknown>, number] => [
+      `fine-tuned ${model.split(':')[1]} at its fine-tuned rates, cached included (docs/pricing.md)`,
+      {
+        model,
+        usage: {
+          prompt_tokens: 1_000_000,
+          completion_tokens: 100_000,
+          total_tokens: 1_100_000,
+          prompt_tokens_details: { cached_tokens: 400_000 },
+        },
+      },
+      cost,
+    ]),
     [
       'unknown model is null, never 0',
       { model: 'gpt-7-preview', prompt_tokens: 1000, completion_tokens: 500 },
@@ -283,7 +306,7 @@ describe('GET /prices', () => {
       status: 'priced',
       reason: null,
     });
-    expect(body.sources).toEqual([`overlay@2026-11-28`, PACKAGE]);
+    expect(body.sources).toEqual([OVERLAY, PACKAGE]);
   });
 
   test('a model no source knows has no price, and bad queries are 400s', async () => {
@@ -324,7 +347,7 @@ describe('price overrides', () => {
     expect(put.json()).toMatchObject({
       version: 1,
       affected_models: [{ provider: 'openai', model: 'gpt-4o-mini', requests: 1 }],
-      sources: ['override-db@v1', 'overlay@2026-11-28', PACKAGE],
+      sources: ['override-db@v1', OVERLAY, PACKAGE],
     });
     expect(put.json().message).toMatch(/Stored costs are unchanged/);
     const [old] = await rows();
@@ -478,7 +501,7 @@ describe('unpriced models and reprice', () => {
       status: 'done',
       actor: expect.stringMatching(/^bob@/),
       scope: { model: 'gpt-7-preview' },
-      price_sources: ['override-db@v1', 'overlay@2026-11-28', PACKAGE],
+      price_sources: ['override-db@v1', OVERLAY, PACKAGE],
       rows_scanned: 2,
       rows_changed: 2,
       old_total_usd: 0,

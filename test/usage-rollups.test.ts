@@ -268,15 +268,17 @@ async function ingest(count: number, firstEvent: number): Promise<void> {
 
 /**
  * Reprices a random share of the rows through the Store's one cost-changing path
- * (applyRepricedCosts), plus one change whose old pricing is stale (it must be skipped).
+ * (applyRepricedCosts), some of them also moving to another provider, plus one change whose old
+ * pricing is stale (it must be skipped).
  */
 async function reprice(share: number): Promise<number> {
   const rows = store.db
     .prepare(
-      'SELECT id, cost_nanousd AS cost, pricing_status AS status, pricing_source AS source, pricing_rates AS rates FROM usage_log',
+      'SELECT id, provider, cost_nanousd AS cost, pricing_status AS status, pricing_source AS source, pricing_rates AS rates FROM usage_log',
     )
     .all() as {
     id: number;
+    provider: string;
     cost: number | null;
     status: PricingStatus;
     source: string | null;
@@ -286,6 +288,9 @@ async function reprice(share: number): Promise<number> {
     .filter(() => next() < share)
     .map((row) => {
       const costNanoUsd = next() < 0.2 ? null : Math.floor(next() * 5_000_000);
+      // Some changes also move the row to another provider (as provider inference does).
+      const moveTo =
+        next() < 0.3 ? (['anthropic', 'google', 'openai'][Math.floor(next() * 3)] as string) : null;
       return {
         usageId: row.id,
         old: { costNanoUsd: row.cost, status: row.status, source: row.source, rates: row.rates },
@@ -295,6 +300,9 @@ async function reprice(share: number): Promise<number> {
           source: 'reprice-test',
           rates: null,
         },
+        ...(moveTo !== null && moveTo !== row.provider
+          ? { provider: { old: row.provider, new: moveTo } }
+          : {}),
       };
     });
   const stale = rows[0];
@@ -303,6 +311,16 @@ async function reprice(share: number): Promise<number> {
       usageId: stale.id,
       old: { costNanoUsd: 1, status: 'priced', source: 'not-what-is-stored', rates: null },
       new: { costNanoUsd: 2, status: 'priced', source: 'reprice-test', rates: null },
+    });
+  }
+  // Pricing as stored, but the row is no longer under the provider the change moves it from.
+  const moved = rows.find((row) => !changes.some((change) => change.usageId === row.id));
+  if (moved) {
+    changes.push({
+      usageId: moved.id,
+      old: { costNanoUsd: moved.cost, status: moved.status, source: moved.source, rates: moved.rates },
+      new: { costNanoUsd: 3, status: 'priced', source: 'reprice-test', rates: null },
+      provider: { old: `not-${moved.provider}`, new: 'anthropic' },
     });
   }
   const runId = await store.createRepriceRun({
@@ -315,7 +333,8 @@ async function reprice(share: number): Promise<number> {
     priceSources: ['test'],
   });
   const { applied, skipped } = await store.applyRepricedCosts(runId, changes);
-  expect(skipped).toBeGreaterThanOrEqual(1);
+  expect(skipped).toBeGreaterThanOrEqual(moved ? 2 : 1);
+  expect(changes.filter((change) => 'provider' in change).length).toBeGreaterThan(0);
   return applied;
 }
 

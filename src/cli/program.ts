@@ -130,6 +130,10 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
     .option('--end <date>', 'through this day or instant, inclusive')
     .option('--apply', 'write the new costs (audited; undo with POST /prices/reprice/:id/undo)')
     .option('--actor <name>', 'who to record in the audit trail (default cli:<user>)')
+    .option(
+      '--no-infer-provider',
+      'keep every stored provider (by default rows stored under PROVIDER move to the provider their model name belongs to)',
+    )
     .option('--json', 'print the result as JSON')
     .action((options: RepriceOptions, command: Command) =>
       run(repriceCommand(io, globals(command), options)),

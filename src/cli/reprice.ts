@@ -22,6 +22,8 @@ export interface RepriceOptions {
   apply?: boolean;
   actor?: string;
   json?: boolean;
+  /** commander's --no-infer-provider sets it to false. */
+  inferProvider?: boolean;
 }
 
 const usd = (nano: number) => `$${formatNanoUsd(nano)}`;
@@ -35,6 +37,9 @@ function describe(result: RepriceResult): string[] {
     `total ${usd(result.oldTotalNanoUsd)} -> ${usd(result.newTotalNanoUsd)} (${signed(result.deltaNanoUsd)}); ` +
       `unpriced rows ${result.unpricedBefore} -> ${result.unpricedAfter}`,
   ];
+  for (const move of result.providerMoves) {
+    lines.push(`  ${move.model}: ${move.rows} rows move from provider ${move.from} to ${move.to}`);
+  }
   for (const entry of result.byModel.filter((e) => e.changed > 0)) {
     lines.push(
       `  ${entry.provider}/${entry.model}: ${entry.changed} of ${entry.rows} rows, ${signed(entry.deltaNanoUsd)}`,
@@ -64,11 +69,17 @@ export async function repriceCommand(
   const config = loadCliConfig(io, global);
   const store = openCliStore(config);
   try {
-    const service = await createRepriceServiceFromConfig({ config, store, clock: systemClock });
+    const service = await createRepriceServiceFromConfig({
+      config,
+      store,
+      clock: systemClock,
+      warn: (message) => writeLine(io.stderr, `warning: ${message}`),
+    });
     const result = await service.reprice({
       ...scope,
       dryRun: options.apply !== true,
       actor: options.actor ?? `cli:${userInfo().username}`,
+      inferProviders: options.inferProvider !== false,
     });
     if (options.json) writeLine(io.stdout, JSON.stringify(result, null, 2));
     else for (const line of describe(result)) writeLine(io.stdout, line);

@@ -4,7 +4,7 @@ import { type TSchema, Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime, parseIsoTime } from '../lib/time.js';
-import type { PriceDescription } from '../pricing/pricing-engine.js';
+import type { PriceDescription, PricingEngine } from '../pricing/pricing-engine.js';
 import type { RepriceResult } from '../repricing/reprice-service.js';
 import type { RepriceRun, RepriceScope } from '../storage/store.js';
 import { parseUsageFilter } from './data.js';
@@ -48,11 +48,35 @@ const PriceView = Type.Object({
 });
 
 const ModelPriceBody = Type.Object({
-  provider: Type.String(),
-  model: Type.String(),
+  provider: Type.String({
+    description: 'The provider asked for, or (without provider=) the one ingest would store.',
+  }),
+  model: Type.String({ description: 'The model as ingest would store it (a provider prefix removed).' }),
+  provider_from: Type.Union(
+    [
+      Type.Literal('request'),
+      Type.Literal('default'),
+      Type.Literal('prefix'),
+      Type.Literal('model_name'),
+      Type.Literal('catalogue'),
+      Type.Literal('none'),
+    ],
+    {
+      description:
+        'Where the provider came from: the request, the default provider (it prices the model), a provider prefix (anthropic/...), the model name (claude-*, gemini-*), the one provider listing it, or none found (the default).',
+    },
+  ),
   now: Nullable(PriceView),
   at: Type.Optional(Nullable(PriceView)),
   sources: Type.Array(Type.String(), { description: 'Price layers consulted, highest precedence first.' }),
+  hint: Nullable(
+    Type.String({
+      description: 'When there is no price now: why, and what to try (close names, provider=).',
+    }),
+  ),
+  close_models: Type.Array(Type.Object({ provider: Type.String(), model: Type.String() }), {
+    description: 'When there is no price now: catalogue names close to the model, nearest first.',
+  }),
 });
 
 const OverrideEntries = Type.Record(
@@ -76,6 +100,10 @@ export const OverridesBody = Type.Object({
     }),
   ),
   file: Nullable(Type.Object({ path: Type.String(), version: Type.String(), overrides: OverrideEntries })),
+  refused: Type.Array(Type.String(), {
+    description:
+      'Entries of the stored version that this build cannot use (e.g. a regex RE2 cannot compile), each named; they are skipped until a corrected version is saved.',
+  }),
 });
 
 const Money = {
@@ -98,8 +126,16 @@ export const RepriceBody = Type.Object({
   scope: ScopeBody,
   rows: Type.Integer({ description: 'Rows in scope.' }),
   changed: Type.Integer({
-    description: 'Rows whose pricing differs under the current prices (written unless dry run).',
+    description:
+      'Rows whose pricing (or provider) differs under the current prices (written unless dry run).',
   }),
+  provider_moves: Type.Array(
+    Type.Object({ model: Type.String(), from: Type.String(), to: Type.String(), rows: Type.Integer() }),
+    {
+      description:
+        'Rows stored under the default provider that move to the provider their model name belongs to (reprice runs; empty for an undo).',
+    },
+  ),
   skipped: Type.Integer({ description: 'Rows changed by someone else meanwhile; left alone.' }),
   unpriced_before: Type.Integer(),
   unpriced_after: Type.Integer(),
@@ -196,6 +232,7 @@ function resultBody(result: RepriceResult) {
     scope: scopeBody(result.scope),
     rows: result.rows,
     changed: result.changed,
+    provider_moves: result.providerMoves,
     skipped: result.skipped,
     unpriced_before: result.unpricedBefore,
     unpriced_after: result.unpricedAfter,
@@ -250,6 +287,49 @@ function pricingBody(pricing: {
   };
 }
 
+/** The provider a price question is about: the one asked for, or the one ingest would infer. */
+function whichProvider(
+  engine: PricingEngine,
+  query: { model: string; provider?: string },
+  config: { defaultProvider: string },
+) {
+  if (query.provider !== undefined) {
+    return { provider: query.provider, model: query.model, from: 'request' as const, candidates: [] };
+  }
+  const inferred = engine.inferProvider(query.model, config.defaultProvider);
+  return {
+    provider: inferred.provider,
+    model: inferred.model,
+    from: inferred.inferredFrom ?? ('none' as const),
+    candidates: inferred.candidates,
+  };
+}
+
+/** Why a model has no price, and what to try. */
+function unpricedHint(
+  engine: PricingEngine,
+  provider: string,
+  model: string,
+  from: string,
+  candidates: readonly string[],
+): { hint: string; close_models: { provider: string; model: string }[] } {
+  const close = engine.closeNames(model, from === 'none' ? null : provider);
+  const closeText = close.map((name) => `${name.model} (${name.provider})`).join(', ');
+  const parts = [
+    from === 'none'
+      ? `No price layer knows "${model}", and its name points to no provider: usage records without provider store it under the default provider, ${provider}, unpriced.`
+      : `No price layer knows "${model}" for ${provider}.`,
+  ];
+  if (candidates.length > 0) {
+    parts.push(
+      `Several providers list it (${candidates.join(', ')}): ask with provider=, and send provider with its usage records.`,
+    );
+  }
+  if (close.length > 0) parts.push(`Close names: ${closeText}.`);
+  parts.push('To price it, add an override (PUT /prices/overrides), then reprice.');
+  return { hint: parts.join(' '), close_models: close };
+}
+
 const actorOf = (request: FastifyRequest, actor: string | undefined) =>
   `${actor ?? 'admin-api'}@${request.ip}`;
 
@@ -274,18 +354,23 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => {
-        const { model, at } = request.query;
-        const provider = request.query.provider ?? deps.config.defaultProvider;
+        const { at } = request.query;
         const atMs = at === undefined ? undefined : parseIsoTime(at)?.ms;
         if (at !== undefined && atMs === undefined)
           throw new AppError('invalid_request', `at must be ISO-8601 (got "${at}")`);
         const engine = prices.current();
+        const { provider, model, from, candidates } = whichProvider(engine, request.query, deps.config);
+        const now = engine.describe(provider, model, clock.now());
         return {
           provider,
           model,
-          now: priceView(engine.describe(provider, model, clock.now())),
+          provider_from: from,
+          now: priceView(now),
           ...(atMs === undefined ? {} : { at: priceView(engine.describe(provider, model, atMs)) }),
           sources: [...engine.sources],
+          ...(now === null
+            ? unpricedHint(engine, provider, model, from, candidates)
+            : { hint: null, close_models: [] }),
         };
       },
     );
@@ -318,6 +403,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             version: file.version,
             overrides: file.document as unknown as Record<string, Record<string, unknown>[]>,
           },
+          refused: [...prices.refused()],
         };
       },
     );
@@ -362,6 +448,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           actor: actorOf(request, request.body.actor),
           note: request.body.note ?? null,
         });
+        deps.metrics.prometheus.setRefusedPriceOverrides(prices.refused().length);
         return {
           version: stored.version,
           created_at: formatIsoTime(stored.createdAt),
@@ -392,6 +479,11 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
                 Type.String({ description: 'YYYY-MM-DD (whole day) or ISO-8601; inclusive.' }),
               ),
               dry_run: Type.Boolean({ default: true }),
+              infer_provider: Type.Boolean({
+                default: true,
+                description:
+                  'Move rows stored under the default provider to the provider their model name belongs to (claude-* to anthropic, ...), as ingest now stores them.',
+              }),
               actor: Actor,
             }),
             EXAMPLES.reprice,
@@ -400,11 +492,12 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => {
-        const { dry_run: dryRun, actor, ...range } = request.body;
+        const { dry_run: dryRun, infer_provider: inferProviders, actor, ...range } = request.body;
         const scope = parseUsageFilter(range);
         const result = await reprice.reprice({
           ...scope,
           dryRun,
+          inferProviders,
           actor: actorOf(request, actor),
           requestId: request.id,
         });
@@ -445,7 +538,19 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           response: responses({
             200: Type.Object({
               run: RunBody,
-              changes: Type.Array(Type.Object({ usage_id: Type.Integer(), old: Pricing, new: Pricing })),
+              changes: Type.Array(
+                Type.Object({
+                  usage_id: Type.Integer(),
+                  old: Pricing,
+                  new: Pricing,
+                  provider: Nullable(
+                    Type.Object(
+                      { old: Type.String(), new: Type.String() },
+                      { description: 'The provider the change moved the row from and to; null: not moved.' },
+                    ),
+                  ),
+                }),
+              ),
               next_after: Nullable(Type.Integer({ description: 'null on the last page.' })),
             }),
           }),
@@ -462,6 +567,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             usage_id: change.usageId,
             old: pricingBody(change.old),
             new: pricingBody(change.new),
+            provider: change.provider ?? null,
           })),
           next_after: changes.length === limit && last ? last.usageId : null,
         };

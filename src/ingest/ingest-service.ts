@@ -179,10 +179,15 @@ export function createIngestService(deps: IngestDeps): IngestService {
     };
   }
 
+  // Records that name no provider get the one their model name belongs to (infer-provider.ts).
+  const infer = pricer.inferProvider?.bind(pricer);
+  const inferProvider = infer ? (model: string) => infer(model, config.defaultProvider) : undefined;
+
   function normalise(body: IngestRecordBody, nowMs: number) {
     return normaliseRecord(body as IngestRecordBody & Record<string, unknown>, {
       defaultProvider: config.defaultProvider,
       nowMs,
+      ...(inferProvider ? { inferProvider } : {}),
     });
   }
 
@@ -283,8 +288,12 @@ export function createIngestService(deps: IngestDeps): IngestService {
           );
         ts = parsed.ms;
       }
-      const model = body.model.trim();
-      if (model === '') throw new AppError('invalid_request', 'model is required');
+      const sentModel = body.model.trim();
+      if (sentModel === '') throw new AppError('invalid_request', 'model is required');
+      const { provider, model } = inferProvider?.(sentModel) ?? {
+        provider: config.defaultProvider,
+        model: sentModel,
+      };
       const promptTokens = body.promptTokens ?? 0;
       const completionTokens = body.completionTokens ?? 0;
       const totalTokens = body.totalTokens ?? promptTokens + completionTokens;
@@ -293,7 +302,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       }
       const counts = plainTokenCounts(promptTokens, completionTokens, totalTokens);
       const record = {
-        provider: config.defaultProvider,
+        provider,
         model,
         ts,
         counts,

@@ -28,6 +28,11 @@ export type NormaliseResult = { ok: true; record: NormalisedRecord } | { ok: fal
 export interface NormaliseContext {
   defaultProvider: string;
   nowMs: number;
+  /**
+   * The provider (and the model to store) for a record that names no provider; without it, such a
+   * record gets the default provider and its model as sent.
+   */
+  inferProvider?: (model: string) => { provider: string; model: string };
 }
 
 /** Client clocks drift; a call stamped further ahead than this is refused, not stored. */
@@ -66,10 +71,14 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
   const trackingToken = token.value?.trim() ?? '';
   if (trackingToken === '') return fail('tracking_token is required');
 
-  const model = body.model.trim();
-  if (model === '') return fail('model is required');
+  const sentModel = body.model.trim();
+  if (sentModel === '') return fail('model is required');
   const explicitProvider = body.provider?.trim().toLowerCase() || undefined;
-  let provider = explicitProvider ?? context.defaultProvider;
+  // The client's provider always wins; without one, the model name says (pricing/infer-provider.ts).
+  const inferred =
+    explicitProvider === undefined && context.inferProvider ? context.inferProvider(sentModel) : undefined;
+  let provider = explicitProvider ?? inferred?.provider ?? context.defaultProvider;
+  let model = inferred?.model ?? sentModel;
   const api = body.api?.trim().toLowerCase() || undefined;
   if (api !== undefined && !(USAGE_APIS as readonly string[]).includes(api)) {
     return fail(`api must be one of ${USAGE_APIS.join(', ')} (got "${body.api}")`);
@@ -127,8 +136,12 @@ export function normaliseRecord(body: Body, context: NormaliseContext): Normalis
     if (!extracted.ok) return fail(extracted.reason);
     fromUsage = extracted.counts;
     usageTier = extracted.serviceTier;
-    // A Gemini or Anthropic usage object names its provider when the record does not.
-    if (explicitProvider === undefined && extracted.provider) provider = extracted.provider;
+    // A Gemini or Anthropic usage object names its provider when the record does not; it is the
+    // stronger evidence, and a model prefix that named another provider is then kept as sent.
+    if (explicitProvider === undefined && extracted.provider && extracted.provider !== provider) {
+      provider = extracted.provider;
+      model = sentModel;
+    }
   }
   // Explicit fields win over the raw usage object only when they agree with it.
   const merged: Record<string, number> = {};

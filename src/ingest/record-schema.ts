@@ -34,7 +34,8 @@ export const IngestRecordSchema = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 64,
-        description: 'Provider id; default from PROVIDER (openai).',
+        description:
+          'Provider id. Without it, the provider the model name belongs to (claude-* anthropic, gemini-* google, anthropic/... prefixes), else PROVIDER (openai).',
       }),
     ),
     timestamp: Type.Optional(

@@ -26,6 +26,7 @@ export const METRIC = {
   activeTrackingTokens: 'cg_active_tracking_tokens',
   lastUsage: 'cg_last_usage_timestamp_seconds',
   buildInfo: 'cg_build_info',
+  refusedPriceOverrides: 'cg_price_override_entries_refused',
 } as const;
 
 /** Prefix of the Node.js process metrics (cg_process_cpu_seconds_total, cg_nodejs_heap_size_used_bytes, ...). */
@@ -191,6 +192,12 @@ export function createPrometheusMetrics(
     registers,
   });
 
+  const refusedPriceOverrides = new Gauge({
+    name: METRIC.refusedPriceOverrides,
+    help: 'Entries of the stored price overrides this build cannot use (e.g. a regex RE2 cannot compile), skipped since start; each is logged with its name.',
+    registers,
+  });
+
   const models = new BoundedLabel(MAX_MODEL_LABELS);
   const tokens = new BoundedLabel(MAX_TRACKING_TOKEN_LABELS);
 
@@ -244,6 +251,10 @@ export function createPrometheusMetrics(
       }
       child.count.inc();
       child.duration.observe(durationMs / 1000);
+    },
+
+    setRefusedPriceOverrides(entries: number): void {
+      refusedPriceOverrides.set(entries);
     },
 
     observeCommit(records: number, durationMs: number): void {

@@ -7,10 +7,11 @@ import type { ModelInfo } from '@pydantic/genai-prices';
  * 2. TIER_RULES: service-tier multipliers, which the package does not model at all (genai-prices
  *    issues #115, #390, #429): batch, flex, background completion windows, priority/fast and
  *    ultrafast rate cards per model, each effective-dated.
- * Evidence for every number: ../shared/reference/pricing.md (sections 1.6, 2.1, 2.2). Bump
- * OVERLAY_VERSION whenever a number here changes: it is part of every row's pricing provenance.
+ * Evidence for every number: docs/pricing.md ("Fine-tuned models" for the ft: entries) and
+ * ../shared/reference/pricing.md (sections 1.6, 2.1, 2.2). Bump OVERLAY_VERSION whenever a number
+ * here changes: it is part of every row's pricing provenance.
  */
-export const OVERLAY_VERSION = '2026-11-28';
+export const OVERLAY_VERSION = '2026-12-06';
 
 /** Long context: above 272K input tokens the whole call pays 2x input/cache and 1.5x output (gpt-5.4+). */
 const LONG = 272_000;
@@ -45,6 +46,10 @@ export const OVERLAY_MODELS: Readonly<Record<string, readonly ModelInfo[]>> = {
         output_mtok: tiered(10, 15),
       },
     },
+    // Fine-tuned models: ids are ft:<base snapshot>:<org>:<suffix>:<job>, billed at the base's
+    // fine-tuned inference rates (OpenAI's pricing page, Fine-tuning; docs/pricing.md has the
+    // evidence). The package has ft:gpt-3.5-turbo (3 / 6) and ft:gpt-4-0613 (30 / 60, in its gpt-4
+    // entry) right, ft:gpt-4o and ft:gpt-4o-mini without their cached rate, and none of the others.
     {
       id: 'ft:gpt-4o-mini',
       name: 'Fine-tuned GPT-4o mini',
@@ -58,6 +63,44 @@ export const OVERLAY_MODELS: Readonly<Record<string, readonly ModelInfo[]>> = {
       match: { starts_with: 'ft:gpt-4o-2024-' },
       price_comments: 'genai-prices 0.1.8 has no cached rate for fine-tuned models (PP).',
       prices: { input_mtok: 3.75, cache_read_mtok: 1.875, output_mtok: 15 },
+    },
+    {
+      id: 'ft:gpt-4.1-mini',
+      name: 'Fine-tuned GPT-4.1 mini',
+      match: { starts_with: 'ft:gpt-4.1-mini-2025-04-14' },
+      prices: { input_mtok: 0.8, cache_read_mtok: 0.2, output_mtok: 3.2 },
+    },
+    {
+      id: 'ft:gpt-4.1-nano',
+      name: 'Fine-tuned GPT-4.1 nano',
+      match: { starts_with: 'ft:gpt-4.1-nano-2025-04-14' },
+      prices: { input_mtok: 0.2, cache_read_mtok: 0.05, output_mtok: 0.8 },
+    },
+    {
+      id: 'ft:gpt-4.1',
+      name: 'Fine-tuned GPT-4.1',
+      match: { starts_with: 'ft:gpt-4.1-2025-04-14' },
+      prices: { input_mtok: 3, cache_read_mtok: 0.75, output_mtok: 12 },
+    },
+    {
+      id: 'ft:o4-mini',
+      name: 'Fine-tuned o4-mini (reinforcement fine-tuning)',
+      match: { starts_with: 'ft:o4-mini-2025-04-16' },
+      price_comments:
+        'Organisations that share data with OpenAI pay half (2 / 0.50 / 8); the id does not say, so the listed rate is used.',
+      prices: { input_mtok: 4, cache_read_mtok: 1, output_mtok: 16 },
+    },
+    {
+      id: 'ft:davinci-002',
+      name: 'Fine-tuned davinci-002',
+      match: { starts_with: 'ft:davinci-002' },
+      prices: { input_mtok: 12, output_mtok: 12 },
+    },
+    {
+      id: 'ft:babbage-002',
+      name: 'Fine-tuned babbage-002',
+      match: { starts_with: 'ft:babbage-002' },
+      prices: { input_mtok: 1.6, output_mtok: 1.6 },
     },
   ],
 };

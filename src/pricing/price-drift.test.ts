@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { type ConditionalPrice, calcPrice, type ModelPrice } from '@pydantic/genai-prices';
 import { expect, test } from 'vitest';
+import { GENAI_PRICES_PROVIDERS, genaiPricesProviders } from './catalogue.js';
+import { compileModelRegex } from './model-match.js';
 import { GENAI_PRICES_VERSION } from './pricing-engine.js';
 
 /**
@@ -105,4 +107,45 @@ test('price drift: the package’s rates for a fixed model list (a version bump 
   const text = `${lines.join('\n')}\n`;
   console.log(text);
   await expect(text).toMatchFileSnapshot('./__snapshots__/genai-prices-rates.txt');
+});
+
+test('the provider list kept in catalogue.ts is the installed package’s, in its order', () => {
+  const require = createRequire(import.meta.url);
+  const bundle = readFileSync(
+    require.resolve('@pydantic/genai-prices').replace(/index\.cjs$/, 'index.js'),
+    'utf8',
+  );
+  // The bundled data is an array of provider objects, each opening with its id and name.
+  const ids = [...bundle.matchAll(/^ {2}\{\n {4}id: "([^"]+)",\n {4}name:/gm)].map((match) => match[1]);
+  expect(ids).toEqual(GENAI_PRICES_PROVIDERS);
+});
+
+function regexes(match: unknown): string[] {
+  if (typeof match !== 'object' || match === null) return [];
+  const rule = match as Record<string, unknown>;
+  if (Array.isArray(rule.or)) return rule.or.flatMap(regexes);
+  if (Array.isArray(rule.and)) return rule.and.flatMap(regexes);
+  return typeof rule.regex === 'string' ? [rule.regex] : [];
+}
+
+test('every regex in the package’s own data, reviewed (a version bump shows new ones here)', async () => {
+  // These run on V8's backtracking engine inside the package (our overrides never do): each is
+  // listed with whether RE2 accepts it, so a new pattern gets a look before it ships.
+  const lines = [
+    `# regexes in @pydantic/genai-prices ${GENAI_PRICES_VERSION} data (provider: where: pattern)`,
+  ];
+  for (const provider of genaiPricesProviders()) {
+    const found: [string, unknown][] = [
+      ['model_match', provider.model_match],
+      ['provider_match', provider.provider_match],
+      ...provider.models.map((model): [string, unknown] => [model.id, model.match]),
+    ];
+    for (const [where, match] of found) {
+      for (const regex of regexes(match)) {
+        const re2 = compileModelRegex(regex).ok ? 'RE2 ok' : 'not RE2 (lookaround)';
+        lines.push(`${provider.id}: ${where}: ${regex}   [${re2}]`);
+      }
+    }
+  }
+  await expect(`${lines.join('\n')}\n`).toMatchFileSnapshot('./__snapshots__/genai-prices-regexes.txt');
 });

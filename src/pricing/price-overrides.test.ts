@@ -1,10 +1,5 @@
 import { expect, test } from 'vitest';
-import {
-  countEntries,
-  overridesToProviders,
-  parseOverridesText,
-  validateOverrides,
-} from './price-overrides.js';
+import { countEntries, parseOverridesText, salvageOverrides, validateOverrides } from './price-overrides.js';
 
 function errorsOf(input: unknown): string[] {
   const result = validateOverrides(input);
@@ -44,11 +39,7 @@ openai:
     },
   ]);
   expect(second?.match).toEqual({ equals: 'my-deployment' });
-  expect(
-    overridesToProviders(result.document, 'file')
-      .get('openai')
-      ?.models.map((m) => m.id),
-  ).toEqual(['gpt-6.2-sol', 'my-deployment']);
+  expect(result.document.openai?.map((entry) => entry.id)).toEqual(['gpt-6.2-sol', 'my-deployment']);
 });
 
 test('JSON is accepted too, and an empty file means no overrides', () => {
@@ -74,7 +65,7 @@ test('every error names the provider, the index and the id of the entry at fault
       { id: 'negative', prices: { input_mtok: -1 } },
       { id: 'typo', prices: { input_mtk: 1, output_mtok: 2 } },
       { id: 'bad-regex', match: { regex: '(' }, prices: { input_mtok: 1 } },
-      { id: 'slow-regex', match: { regex: '^(gpt-?)+x$' }, prices: { input_mtok: 1 } },
+      { id: 'lookahead', match: { regex: '^(?!gpt-4)gpt' }, prices: { input_mtok: 1 } },
       {
         id: 'fine-regex',
         match: { regex: '^gpt-6\\.2-sol-\\d{4}-\\d{2}-\\d{2}$' },
@@ -86,8 +77,8 @@ test('every error names the provider, the index and the id of the entry at fault
   expect(errors).toEqual([
     'openai[1] negative: prices.input_mtok must be a number from 0 to 1000000 (USD per million; got -1)',
     expect.stringMatching(/^openai\[2\] typo: prices\.input_mtk is not a price key this service bills/),
-    expect.stringMatching(/^openai\[3\] bad-regex: match\.regex does not compile/),
-    expect.stringMatching(/^openai\[4\] slow-regex: match\.regex could take exponential time/),
+    'openai[3] bad-regex: match.regex "(" is not accepted by the linear-time (RE2) regex engine: missing closing ): `(` (lookahead, lookbehind, backreferences and possessive quantifiers are not supported)',
+    'openai[4] lookahead: match.regex "^(?!gpt-4)gpt" is not accepted by the linear-time (RE2) regex engine: invalid or unsupported Perl syntax: `(?!` (lookahead, lookbehind, backreferences and possessive quantifiers are not supported)',
     'anthropic[0]: id must be a non-empty string of at most 200 characters',
   ]);
 });
@@ -221,4 +212,38 @@ test('a constraint that is not an object, and too many models, are refused', () 
   ).toEqual(['openai[0] c: prices[1].constraint must be { type: start_date, start_date: YYYY-MM-DD }']);
   const many = Array.from({ length: 2001 }, (_, i) => ({ id: `m${i}`, prices: { input_mtok: 1 } }));
   expect(errorsOf({ openai: many })).toEqual(['price overrides may have at most 2000 models (got 2001)']);
+});
+
+test('a stored document this build refuses in part keeps its valid entries and names the others', () => {
+  const salvaged = salvageOverrides({
+    openai: [
+      { id: 'lookahead', match: { regex: '^(?!gpt)x' }, prices: { input_mtok: 1 } },
+      { id: 'fine', match: { regex: '^fine-\\d+$' }, prices: { input_mtok: 1 } },
+    ],
+  });
+  expect(salvaged.document?.openai?.map((entry) => entry.id)).toEqual(['fine']);
+  expect(salvaged.refused).toEqual([
+    expect.stringMatching(
+      /^openai\[0\] lookahead: match\.regex "\^\(\?!gpt\)x" is not accepted by the linear-time \(RE2\) regex engine/,
+    ),
+  ]);
+  expect(salvageOverrides('nonsense')).toEqual({
+    document: null,
+    refused: ['price overrides must be an object of provider id -> list of models'],
+  });
+});
+
+test('the regexes of one document have a total size budget, so an unknown name is matched in bounded time', () => {
+  // Each compiles to about 405 RE2 instructions: 49 fit in the 20,000 budget, the 50th does not.
+  const entries = Array.from({ length: 50 }, (_, index) => ({
+    id: `m${index}`,
+    match: { regex: `^m${index}[a-z0-9._-]{1,200}` },
+    prices: { input_mtok: 1 },
+  }));
+  const errors = errorsOf({ openai: entries });
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatch(
+    /^openai\[\d+\] m\d+: match: the regexes of all entries up to this one compile to \d+ RE2 instructions, more than the 20000/,
+  );
+  expect(validateOverrides({ openai: entries.slice(0, 40) }).ok).toBe(true);
 });

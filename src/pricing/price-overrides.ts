@@ -2,13 +2,12 @@ import {
   type ConditionalPrice,
   calcPrice,
   type MatchLogic,
-  type ModelInfo,
   type ModelPrice,
   type Provider,
 } from '@pydantic/genai-prices';
-import safeRegex from 'safe-regex2';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { BILLED_PRICE_KEYS } from './compute-cost.js';
+import { compileModelRegex, MAX_TOTAL_REGEX_PROGRAM_SIZE } from './model-match.js';
 
 /**
  * User price overrides: negotiated rates, deployments, models no source knows yet, fixes. The
@@ -66,7 +65,14 @@ function isRealDate(text: string): boolean {
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
 }
 
-function checkMatch(value: unknown, path: string, errors: string[], depth = 0): value is MatchLogic {
+/** Checks a match rule; adds the RE2 program size of each of its regexes to `regexSize.total`. */
+function checkMatch(
+  value: unknown,
+  path: string,
+  errors: string[],
+  regexSize: { total: number },
+  depth = 0,
+): value is MatchLogic {
   if (depth > 8) {
     errors.push(`${path} is nested too deeply (at most 8 levels)`);
     return false;
@@ -83,7 +89,9 @@ function checkMatch(value: unknown, path: string, errors: string[], depth = 0): 
       errors.push(`${path}.${key} must be a non-empty list of match rules`);
       return false;
     }
-    return inner.every((item, index) => checkMatch(item, `${path}.${key}[${index}]`, errors, depth + 1));
+    return inner.every((item, index) =>
+      checkMatch(item, `${path}.${key}[${index}]`, errors, regexSize, depth + 1),
+    );
   }
   if (!(STRING_MATCHERS as readonly string[]).includes(key)) {
     errors.push(`${path}.${key} is not a match rule (use ${[...STRING_MATCHERS, 'and', 'or'].join(', ')})`);
@@ -94,20 +102,14 @@ function checkMatch(value: unknown, path: string, errors: string[], depth = 0): 
     return false;
   }
   if (key === 'regex') {
-    try {
-      new RegExp(inner);
-    } catch (error) {
-      errors.push(`${path}.regex does not compile: ${(error as Error).message}`);
+    // Model names come from ingest clients: regexes run on RE2's linear-time engine, never on
+    // V8's backtracking one (model-match.ts), so a pattern RE2 cannot compile is refused here.
+    const compiled = compileModelRegex(inner);
+    if (!compiled.ok) {
+      errors.push(`${path}.regex ${JSON.stringify(inner)} ${compiled.reason}`);
       return false;
     }
-    // Model names come from ingest clients: a pattern with a repeated group that itself repeats,
-    // such as (a+)+, can take exponential time on a crafted name and stall the event loop.
-    if (!safeRegex(inner)) {
-      errors.push(
-        `${path}.regex could take exponential time on some model names (a repeated group that itself repeats, such as (a+)+); write it without nested repetition`,
-      );
-      return false;
-    }
+    regexSize.total += compiled.programSize;
   }
   return true;
 }
@@ -242,34 +244,20 @@ function normaliseEntry(entry: Record<string, unknown>): OverrideEntry {
   };
 }
 
-/** The document as a genai-prices Provider per provider id, for calcPrice({ provider }). */
-export function overridesToProviders(document: OverrideDocument, label: string): Map<string, Provider> {
-  const providers = new Map<string, Provider>();
-  for (const [providerId, entries] of Object.entries(document)) {
-    providers.set(providerId, {
-      id: providerId,
-      name: `${providerId} (${label})`,
-      // Never matched by URL: these providers are chosen by id only.
-      api_pattern: '(?!)',
-      models: entries.map(
-        (entry): ModelInfo => ({
-          id: entry.id,
-          match: entry.match,
-          prices: entry.prices,
-          ...(entry.name ? { name: entry.name } : {}),
-        }),
-      ),
-    });
-  }
-  return providers;
-}
-
 /**
  * Runs the package's own checks on every dated price of an entry (it refuses, for example, a
  * cache_write_1h_mtok without cache_write_mtok, or audio and cache rates without their overlap).
+ * The entry is matched by its id only: its own match rule never runs on the package's (backtracking)
+ * regex engine.
  */
 function checkWithPackage(providerId: string, entry: OverrideEntry, path: string, errors: string[]): void {
-  const provider = overridesToProviders({ [providerId]: [entry] }, 'check').get(providerId) as Provider;
+  const provider: Provider = {
+    id: providerId,
+    name: `${providerId} (check)`,
+    // Never matched by URL: chosen by id only.
+    api_pattern: '(?!)',
+    models: [{ id: entry.id, match: { equals: entry.id }, prices: entry.prices }],
+  };
   const dates = Array.isArray(entry.prices)
     ? entry.prices.map((item) =>
         item.constraint?.type === 'start_date'
@@ -287,22 +275,37 @@ function checkWithPackage(providerId: string, entry: OverrideEntry, path: string
   }
 }
 
-/** Validates a parsed overrides document; every error names its entry ("openai[1] gpt-6.2-sol: ..."). */
-export function validateOverrides(input: unknown): OverrideValidation {
+interface Checked {
+  /** The valid entries. */
+  document: OverrideDocument;
+  /** Every error in document order; an entry with an error is not in `document`. */
+  errors: string[];
+  /** Whether an error refuses the whole document (its shape, its size), not just entries. */
+  refusesDocument: boolean;
+}
+
+function check(input: unknown): Checked {
   const errors: string[] = [];
-  if (input === null || input === undefined) return { ok: true, document: {} };
-  if (!isObject(input)) {
-    return { ok: false, errors: ['price overrides must be an object of provider id -> list of models'] };
-  }
+  let refusesDocument = false;
+  const refuse = (message: string) => {
+    errors.push(message);
+    refusesDocument = true;
+  };
   const document: OverrideDocument = {};
+  if (input === null || input === undefined) return { document, errors, refusesDocument };
+  if (!isObject(input)) {
+    refuse('price overrides must be an object of provider id -> list of models');
+    return { document, errors, refusesDocument };
+  }
   let total = 0;
+  const regexSize = { total: 0 };
   for (const [providerId, entries] of Object.entries(input)) {
     if (!PROVIDER_ID.test(providerId)) {
-      errors.push(`"${providerId}" is not a provider id (lower case, like openai, anthropic, google)`);
+      refuse(`"${providerId}" is not a provider id (lower case, like openai, anthropic, google)`);
       continue;
     }
     if (!Array.isArray(entries)) {
-      errors.push(`${providerId} must be a list of models`);
+      refuse(`${providerId} must be a list of models`);
       continue;
     }
     total += entries.length;
@@ -331,24 +334,51 @@ export function validateOverrides(input: unknown): OverrideValidation {
           errors.push(`${path}: ${key} must be a string of at most 1000 characters`);
         }
       }
-      if (entry.match !== undefined) checkMatch(entry.match, `${path}: match`, errors);
+      const entrySize = { total: 0 };
+      if (entry.match !== undefined) checkMatch(entry.match, `${path}: match`, errors, entrySize);
+      if (errors.length === before && regexSize.total + entrySize.total > MAX_TOTAL_REGEX_PROGRAM_SIZE) {
+        errors.push(
+          `${path}: match: the regexes of all entries up to this one compile to ${regexSize.total + entrySize.total} RE2 instructions, more than the ${MAX_TOTAL_REGEX_PROGRAM_SIZE} one document may have (each unknown model name is matched against all of them); use starts_with or equals where they suffice`,
+        );
+      }
       if (entry.prices === undefined) errors.push(`${path}: prices is required`);
       else checkPrices(entry.prices, `${path}: prices`, errors);
       if (errors.length > before) return;
       const normalised = normaliseEntry(entry);
       checkWithPackage(providerId, normalised, path, errors);
-      if (errors.length === before) valid.push(normalised);
+      if (errors.length === before) {
+        regexSize.total += entrySize.total;
+        valid.push(normalised);
+      }
     });
     document[providerId] = valid;
   }
-  if (total > MAX_ENTRIES)
-    errors.push(`price overrides may have at most ${MAX_ENTRIES} models (got ${total})`);
-  if (errors.length > 0) {
-    const shown = errors.slice(0, MAX_ERRORS);
-    if (errors.length > MAX_ERRORS) shown.push(`... and ${errors.length - MAX_ERRORS} more`);
-    return { ok: false, errors: shown };
-  }
-  return { ok: true, document };
+  if (total > MAX_ENTRIES) refuse(`price overrides may have at most ${MAX_ENTRIES} models (got ${total})`);
+  return { document, errors, refusesDocument };
+}
+
+function capped(errors: readonly string[]): string[] {
+  const shown = errors.slice(0, MAX_ERRORS);
+  if (errors.length > MAX_ERRORS) shown.push(`... and ${errors.length - MAX_ERRORS} more`);
+  return shown;
+}
+
+/** Validates a parsed overrides document; every error names its entry ("openai[1] gpt-6.2-sol: ..."). */
+export function validateOverrides(input: unknown): OverrideValidation {
+  const { document, errors } = check(input);
+  return errors.length > 0 ? { ok: false, errors: capped(errors) } : { ok: true, document };
+}
+
+/**
+ * For a document that was valid when it was saved (a stored version) but that this build's rules
+ * refuse in part, e.g. a regex the linear-time engine cannot compile: the entries that are still
+ * valid, and one message per refused entry, naming it. Null when the document as a whole is refused.
+ */
+export function salvageOverrides(
+  input: unknown,
+): { document: OverrideDocument; refused: string[] } | { document: null; refused: string[] } {
+  const { document, errors, refusesDocument } = check(input);
+  return { document: refusesDocument ? null : document, refused: errors };
 }
 
 /** Parses YAML (or JSON, which is YAML) text; a syntax error is reported with its line and column. */

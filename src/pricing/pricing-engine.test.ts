@@ -385,6 +385,36 @@ describe('our overlay and user overrides', () => {
     expect(result).toMatchObject({ costNanoUsd: 1_425_000_000, source: OVERLAY });
   });
 
+  // Every base OpenAI lists with a fine-tuned inference price (docs/pricing.md, "Fine-tuned
+  // models"), 1M prompt tokens of which 400K cached, 100K completion tokens.
+  const fineTuned: [model: string, costNanoUsd: number, source: string][] = [
+    // 600K x 3 + 400K x 0.75 + 100K x 12
+    ['ft:gpt-4.1-2025-04-14:acme:support:AbC123', 3_300_000_000, OVERLAY],
+    ['ft:gpt-4.1-mini-2025-04-14:acme::B2', 880_000_000, OVERLAY],
+    ['ft:gpt-4.1-nano-2025-04-14:acme::C3', 220_000_000, OVERLAY],
+    ['ft:o4-mini-2025-04-16:acme:grader:D4', 4_400_000_000, OVERLAY],
+    ['ft:gpt-4o-2024-08-06:acme::E5', 4_500_000_000, OVERLAY],
+    ['ft:gpt-4o-mini-2024-07-18:acme::F6', 360_000_000, OVERLAY],
+    // No cached rate: cached tokens are billed as input.
+    ['ft:gpt-3.5-turbo-0125:acme::G7', 3_600_000_000, PACKAGE],
+    ['ft:gpt-4-0613:acme::H8', 36_000_000_000, PACKAGE],
+    ['ft:davinci-002:acme::I9', 13_200_000_000, OVERLAY],
+    ['ft:babbage-002:acme::J0', 1_760_000_000, OVERLAY],
+  ];
+  for (const [model, costNanoUsd, source] of fineTuned) {
+    test(`fine-tuned ${model.split(':')[1]} is priced at its fine-tuned rates`, () => {
+      const result = price(model, { promptTokens: M, cachedTokens: (4 * M) / 10, completionTokens: M / 10 });
+      expect(result).toMatchObject({ costNanoUsd, status: 'priced', source });
+    });
+  }
+
+  test('a fine-tune of an unlisted base stays unpriced, never priced as its base', () => {
+    expect(price('ft:gpt-5-2025-08-07:acme::x', { promptTokens: M })).toMatchObject({
+      costNanoUsd: null,
+      status: 'unpriced',
+    });
+  });
+
   function layer(name: string, version: string, document: unknown): OverrideLayer {
     const checked = validateOverrides(document);
     if (!checked.ok) throw new Error(checked.errors.join('; '));

@@ -1,14 +1,17 @@
 import {
   type ConditionalPrice,
   calcPrice,
+  findProvider,
   type ModelInfo,
   type ModelPrice,
-  type Provider,
 } from '@pydantic/genai-prices';
+import { type CatalogueName, closeNames, createListingIndex, GENAI_PRICES_PROVIDERS } from './catalogue.js';
 import { type CompiledPrice, compilePrice, computeCost, ratesAt } from './compute-cost.js';
 import { formatRatio, ONE, parseRatio, type Ratio } from './exact-math.js';
+import { inferProvider, type ProviderCatalogue, type ProviderInference } from './infer-provider.js';
+import { type CompiledModel, compileMatch, findModel, priceAt } from './model-match.js';
 import { OVERLAY_MODELS, OVERLAY_VERSION, TIER_ALIASES, TIER_RULES } from './overlay.js';
-import { type OverrideDocument, overridesToProviders } from './price-overrides.js';
+import type { OverrideDocument } from './price-overrides.js';
 import type { PriceQuery, PriceResult, Pricer } from './types.js';
 
 /**
@@ -19,8 +22,9 @@ import type { PriceQuery, PriceResult, Pricer } from './types.js';
  * Base prices resolve through layers, first hit wins:
  *   1. user overrides from the admin API (database), 2. user overrides from PRICES_FILE,
  *   3. our overlay (overlay.ts), 4. the bundled @pydantic/genai-prices data.
- * Each layer is matched with the package's own matcher and effective dates (calcPrice), so an
- * override is written in the package's schema. Tier multipliers come from overlay.ts.
+ * Overrides and the overlay are written in the package's schema and matched with its semantics, but
+ * by model-match.ts, whose regexes run in linear time (model names come from clients); the bundled
+ * package data is matched by the package itself (calcPrice). Tier multipliers come from overlay.ts.
  *
  * A resolved price is cached per (provider, model, UTC day, tier): every effective date is a UTC
  * midnight, so one day never straddles two prices. Models with time-of-day prices are not cached.
@@ -34,10 +38,23 @@ const CACHE_LIMIT = 20_000;
 const PROBE = { input_tokens: 0, output_tokens: 0 };
 const HALF = parseRatio('0.5');
 
-/** Provider ids clients use for the ones the price data knows by another name. */
-const PROVIDER_ALIASES: Readonly<Record<string, string>> = { gemini: 'google', 'google-ai': 'google' };
+/**
+ * Provider ids clients use for the ones the price data knows by another name (LiteLLM's prefixes
+ * among them). The package's own provider rules add more ("bedrock" is aws, "xai" is x-ai).
+ */
+const PROVIDER_ALIASES: Readonly<Record<string, string>> = {
+  gemini: 'google',
+  'google-ai': 'google',
+  vertex_ai: 'google',
+  vertex_ai_beta: 'google',
+  together_ai: 'together',
+  fireworks_ai: 'fireworks',
+  azure_ai: 'azure',
+  xai: 'x-ai',
+};
 /** Prefixes routers put on model ids ("openai/gpt-4o"); the price data knows the bare id. */
 const MODEL_PREFIXES = ['openai/', 'azure/'];
+const KNOWN_PROVIDERS: ReadonlySet<string> = new Set(GENAI_PRICES_PROVIDERS);
 
 export interface OverrideLayer {
   /** "override-db" or "override-file". */
@@ -54,8 +71,72 @@ export interface PricingEngineOptions {
 
 interface Layer {
   source: string;
-  /** undefined: the bundled package data. */
-  providers?: ReadonlyMap<string, Provider>;
+  /** Price entries per provider id, in the order written; undefined: the bundled package data. */
+  providers?: ReadonlyMap<string, readonly CompiledModel[]>;
+}
+
+/** A document's entries as matchers, per provider id. */
+function compileLayer(document: OverrideDocument): Map<string, CompiledModel[]> {
+  const providers = new Map<string, CompiledModel[]>();
+  for (const [providerId, entries] of Object.entries(document)) {
+    providers.set(
+      providerId,
+      entries.map((entry) => ({
+        info: {
+          id: entry.id,
+          match: entry.match,
+          prices: entry.prices,
+          ...(entry.name ? { name: entry.name } : {}),
+        },
+        matches: compileMatch(entry.match),
+      })),
+    );
+  }
+  return providers;
+}
+
+/** The package's verdict on a price of ours (e.g. a cache_write_1h_mtok without cache_write_mtok). */
+const packageVerdicts = new WeakMap<ModelPrice, string | null>();
+
+/** Throws the package's error when it refuses to compute with this price. */
+function checkedByPackage(info: ModelInfo, price: ModelPrice): ModelPrice {
+  let verdict = packageVerdicts.get(price);
+  if (verdict === undefined) {
+    verdict = null;
+    try {
+      calcPrice(PROBE, info.id, {
+        provider: {
+          id: 'check',
+          name: 'check',
+          api_pattern: '(?!)',
+          models: [{ id: info.id, match: { equals: info.id }, prices: price }],
+        },
+      });
+    } catch (error) {
+      verdict = (error as Error).message;
+    }
+    packageVerdicts.set(price, verdict);
+  }
+  if (verdict !== null) throw new Error(verdict);
+  return price;
+}
+
+/** The matched entry and its price at a time, from a layer of ours or from the package. */
+function matchEntry(
+  layer: Layer,
+  provider: string,
+  model: string,
+  atMs: number,
+): { info: ModelInfo; price: ModelPrice } | null {
+  if (layer.providers) {
+    const models = layer.providers.get(provider);
+    const found = models && findModel(models, model);
+    return found
+      ? { info: found.info, price: checkedByPackage(found.info, priceAt(found.info, atMs)) }
+      : null;
+  }
+  const result = calcPrice(PROBE, model, { providerId: provider, timestamp: new Date(atMs) });
+  return result ? { info: result.model, price: result.model_price } : null;
 }
 
 /** A base price as matched: which layer, which model entry, which dated price. */
@@ -96,6 +177,10 @@ export interface PricingEngine extends Pricer {
   resolve(provider: string, model: string, atMs: number): BaseMatch | null;
   /** Every layer's source, highest precedence first, e.g. ["override-db@v2", ..., "genai-prices@0.1.8"]. */
   readonly sources: readonly string[];
+  /** The provider of a model a record does not name a provider for (infer-provider.ts). */
+  inferProvider(model: string, defaultProvider: string): ProviderInference;
+  /** Catalogue names close to a name no layer knows, those of `provider` first (for hints). */
+  closeNames(model: string, provider: string | null): CatalogueName[];
 }
 
 interface Resolved {
@@ -115,9 +200,14 @@ function normaliseProvider(provider: string): string {
   return PROVIDER_ALIASES[id] ?? id;
 }
 
-export function normaliseModel(model: string): string {
+/** The id the price data knows: lower case, without a router prefix or one naming `provider`. */
+export function normaliseModel(model: string, provider?: string): string {
   const id = model.trim().toLowerCase();
   for (const prefix of MODEL_PREFIXES) if (id.startsWith(prefix)) return id.slice(prefix.length);
+  const slash = id.indexOf('/');
+  if (provider !== undefined && slash > 0 && normaliseProvider(id.slice(0, slash)) === provider) {
+    return id.slice(slash + 1);
+  }
   return id;
 }
 
@@ -126,23 +216,18 @@ function dateMs(date: string): number {
 }
 
 function matchIn(layer: Layer, provider: string, model: string, atMs: number): BaseMatch | null {
-  const custom = layer.providers?.get(provider);
-  if (layer.providers && !custom) return null;
-  const options = custom
-    ? { provider: custom, timestamp: new Date(atMs) }
-    : { providerId: provider, timestamp: new Date(atMs) };
-  const result = calcPrice(PROBE, model, options);
-  if (!result) return null;
-  const info: ModelInfo = result.model;
+  const matched = matchEntry(layer, provider, model, atMs);
+  if (!matched) return null;
+  const { info, price } = matched;
   const dated = Array.isArray(info.prices) ? (info.prices as ConditionalPrice[]) : null;
   const startOf = (entry: ConditionalPrice | undefined) =>
     entry?.constraint?.type === 'start_date' ? entry.constraint.start_date : null;
-  const index = dated ? dated.findIndex((entry) => entry.prices === result.model_price) : -1;
+  const index = dated ? dated.findIndex((entry) => entry.prices === price) : -1;
   return {
     source: layer.source,
     modelId: info.id,
     modelName: info.name ?? null,
-    price: result.model_price,
+    price,
     effectiveFrom: dated ? startOf(dated[index]) : null,
     effectiveUntil: dated ? startOf(dated[index + 1]) : null,
     schedule: dated
@@ -270,9 +355,9 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
   const layers: Layer[] = [
     ...(options.overrides ?? []).map((layer) => ({
       source: `${layer.name}@${layer.version}`,
-      providers: overridesToProviders(layer.document, layer.name),
+      providers: compileLayer(layer.document),
     })),
-    { source: OVERLAY_RULE, providers: overridesToProviders(OVERLAY_MODELS as OverrideDocument, 'overlay') },
+    { source: OVERLAY_RULE, providers: compileLayer(OVERLAY_MODELS as OverrideDocument) },
     { source: `genai-prices@${GENAI_PRICES_VERSION}` },
   ];
   const cache = new Map<string, CacheEntry>();
@@ -280,11 +365,16 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
 
   function resolve(provider: string, model: string, atMs: number): BaseMatch | null {
     const providerId = normaliseProvider(provider);
-    const modelId = normaliseModel(model);
+    const modelId = normaliseModel(model, providerId);
     if (modelId === '') return null;
-    for (const layer of layers) {
-      const match = matchIn(layer, providerId, modelId, atMs);
-      if (match) return match;
+    // "anthropic/claude-sonnet-4" under anthropic is its "claude-sonnet-4"; a provider whose own
+    // names carry its prefix ("openrouter/auto") still finds them as sent.
+    const asSent = normaliseModel(model);
+    for (const id of asSent === modelId ? [modelId] : [modelId, asSent]) {
+      for (const layer of layers) {
+        const match = matchIn(layer, providerId, id, atMs);
+        if (match) return match;
+      }
     }
     return null;
   }
@@ -338,8 +428,55 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
     return cached;
   }
 
+  let listing: ((model: string) => Set<string>) | null = null;
+  function providersListing(model: string): string[] {
+    listing ??= createListingIndex(layers.flatMap((layer) => (layer.providers ? [...layer.providers] : [])));
+    const lower = model.trim().toLowerCase();
+    // The index over-approximates the package's few lookahead rules: confirm each hit.
+    return [...listing(lower)].filter((provider) => hasEntry(provider, lower));
+  }
+
+  /** Whether a layer has an entry for the name; one whose price data is broken counts (it is priced as unpriced). */
+  function hasEntry(provider: string, model: string): boolean {
+    try {
+      return resolve(provider, model, 0) !== null;
+    } catch {
+      return true;
+    }
+  }
+
+  const customProviders = new Set(layers.flatMap((layer) => [...(layer.providers?.keys() ?? [])]));
+  const catalogue: ProviderCatalogue = {
+    prices: hasEntry,
+    providerId(name) {
+      const id = normaliseProvider(name);
+      if (KNOWN_PROVIDERS.has(id) || customProviders.has(id)) return id;
+      const found = findProvider({ providerId: id })?.id;
+      return found !== undefined && KNOWN_PROVIDERS.has(found) ? found : null;
+    },
+    maker: (model) => findProvider({ modelId: model })?.id ?? null,
+    listing: (model) => providersListing(model),
+  };
+  const inferred = new Map<string, ProviderInference>();
+
   return {
     sources: layers.map((layer) => layer.source),
+
+    inferProvider(model, defaultProvider) {
+      const key = `${defaultProvider}\u0000${model}`;
+      let answer = inferred.get(key);
+      if (answer === undefined) {
+        answer = inferProvider(catalogue, model, defaultProvider);
+        if (inferred.size >= CACHE_LIMIT) inferred.clear();
+        inferred.set(key, answer);
+      }
+      return answer;
+    },
+
+    closeNames(model, provider) {
+      const custom = layers.flatMap((layer) => (layer.providers ? [...layer.providers] : []));
+      return closeNames(model, provider === null ? null : normaliseProvider(provider), custom);
+    },
 
     resolve(provider, model, atMs) {
       return resolve(normaliseProvider(provider), model, atMs);
@@ -379,7 +516,7 @@ export function createPricingEngine(options: PricingEngineOptions = {}): Pricing
       if (!base) return null;
       return {
         provider: providerId,
-        model: normaliseModel(model),
+        model: normaliseModel(model, providerId),
         atMs,
         base,
         tiers: DESCRIBED_TIERS.map((tier) => {

@@ -1,4 +1,5 @@
 import type { PricingStatus, TokenCounts } from '../storage/store.js';
+import type { ProviderInference } from './infer-provider.js';
 
 /** Everything that decides the price of one call. */
 export interface PriceQuery {
@@ -32,4 +33,9 @@ export interface PriceResult {
 /** Pure: no I/O, no clock. Implementations must not throw for any query: a price they cannot give is `unpriced`. */
 export interface Pricer {
   price(query: PriceQuery): PriceResult;
+  /**
+   * Optional: the provider of a model that a record names no provider for, from the price
+   * catalogue (infer-provider.ts). Without it, such records get the default provider.
+   */
+  inferProvider?(model: string, defaultProvider: string): ProviderInference;
 }

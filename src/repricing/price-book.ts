@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
-import { type OverrideDocument, parseOverridesText, validateOverrides } from '../pricing/price-overrides.js';
+import {
+  type OverrideDocument,
+  parseOverridesText,
+  salvageOverrides,
+  validateOverrides,
+} from '../pricing/price-overrides.js';
 import {
   type BaseMatch,
   createPricingEngine,
@@ -75,6 +80,12 @@ export interface PriceBook {
   file(): PriceFile | null;
   stored(): StoredOverrides | null;
   /**
+   * Entries of the stored overrides version in force that this build refuses (e.g. a regex the
+   * linear-time engine cannot compile, saved by an older build), one message each naming the
+   * entry. They are skipped; the others apply. Empty once a valid version is saved.
+   */
+  refused(): readonly string[];
+  /**
    * Validates and saves a new overrides version, then switches the engine. Returns the models with
    * stored usage whose price now resolves differently: their stored costs are NOT changed.
    */
@@ -93,19 +104,25 @@ export function layers(file: PriceFile | null, stored: StoredOverrides | null): 
   return result;
 }
 
-function fromVersion(row: PriceOverrideVersion): StoredOverrides {
-  const checked = validateOverrides(JSON.parse(row.document));
-  if (!checked.ok) {
-    throw new Error(
-      `price overrides version ${row.version} in the database are not valid for this build: ${checked.errors.join('; ')}`,
-    );
-  }
+/**
+ * A stored version as this build reads it. A version was valid when it was saved, but a later build
+ * may refuse some of its entries (its rules tightened): those are skipped and named, never a reason
+ * not to start, because the database cannot be fixed before the service is up.
+ */
+function fromVersion(row: PriceOverrideVersion): { stored: StoredOverrides; refused: string[] } {
+  const salvaged = salvageOverrides(JSON.parse(row.document));
+  const prefix = `price overrides version ${row.version} (database)`;
   return {
-    version: row.version,
-    createdAt: row.createdAt,
-    actor: row.actor,
-    note: row.note,
-    document: checked.document,
+    stored: {
+      version: row.version,
+      createdAt: row.createdAt,
+      actor: row.actor,
+      note: row.note,
+      document: salvaged.document ?? {},
+    },
+    refused: salvaged.refused.map((message) =>
+      salvaged.document === null ? `${prefix}, all skipped: ${message}` : `${prefix}, skipped ${message}`,
+    ),
   };
 }
 
@@ -124,14 +141,20 @@ export async function createPriceBook(deps: {
   const { store, clock } = deps;
   const file = deps.file ?? null;
   const latest = await store.latestPriceOverrides();
-  let stored = latest ? fromVersion(latest) : null;
+  let stored: StoredOverrides | null = null;
+  let refused: readonly string[] = [];
+  if (latest) ({ stored, refused } = fromVersion(latest));
   let engine = createPricingEngine({ overrides: layers(file, stored) });
 
   return {
-    pricer: { price: (query) => engine.price(query) },
+    pricer: {
+      price: (query) => engine.price(query),
+      inferProvider: (model, defaultProvider) => engine.inferProvider(model, defaultProvider),
+    },
     current: () => engine,
     file: () => file,
     stored: () => stored,
+    refused: () => refused,
 
     async putOverrides(input, meta) {
       const checked = validateOverrides(input);
@@ -143,7 +166,7 @@ export async function createPriceBook(deps: {
         note: meta.note,
       });
       const before = engine;
-      stored = fromVersion(row);
+      ({ stored, refused } = fromVersion(row));
       engine = createPricingEngine({ overrides: layers(file, stored) });
       const affected: AffectedModel[] = [];
       const now = clock.now();

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
+import type { PricingEngine } from '../pricing/pricing-engine.js';
 import type { Pricer } from '../pricing/types.js';
 import type {
   RepricedCost,
@@ -27,6 +28,20 @@ export interface RepriceRequest extends RepriceScope {
   dryRun: boolean;
   actor: string;
   requestId?: string | null;
+  /**
+   * Whether rows stored under the default provider move to the provider their model name belongs
+   * to now (infer-provider.ts), e.g. claude-* rows stored as openai before inference existed.
+   * Default true; only when the service was given the default provider.
+   */
+  inferProviders?: boolean;
+}
+
+/** Rows of one model that a run moves (or would move) from one provider to another. */
+export interface ProviderMove {
+  model: string;
+  from: string;
+  to: string;
+  rows: number;
 }
 
 export interface ModelDelta {
@@ -46,8 +61,10 @@ export interface RepriceResult {
   scope: RepriceScope;
   /** Rows in scope. */
   rows: number;
-  /** Rows whose cost, status, source or rates differ under the current prices. */
+  /** Rows whose cost, status, source, rates or provider differ under the current prices. */
   changed: number;
+  /** Rows moved to another provider, per model and move (before skips). */
+  providerMoves: ProviderMove[];
   /** Rows that changed under us between read and write (not overwritten). 0 on a dry run. */
   skipped: number;
   unpricedBefore: number;
@@ -73,9 +90,19 @@ export interface RepriceService {
 
 export const REPRICE_CHUNK_ROWS = 5000;
 
-function priceRow(pricer: Pricer, row: RepriceRow): StoredPricing {
+/**
+ * The provider a stored row belongs to now: a row stored under the default provider moves to the
+ * one inference finds for its model (as ingest would store it today); any other stays. Only the
+ * provider moves: the model keeps its stored spelling (pricing strips a prefix naming the provider).
+ */
+function providerNow(engine: PricingEngine, row: RepriceRow, defaultProvider: string | undefined): string {
+  if (defaultProvider === undefined || row.provider !== defaultProvider) return row.provider;
+  return engine.inferProvider(row.model, defaultProvider).provider;
+}
+
+function priceRow(pricer: Pricer, row: RepriceRow, provider: string): StoredPricing {
   const result = pricer.price({
-    provider: row.provider,
+    provider,
     model: row.model,
     atMs: row.ts,
     usage: row,
@@ -129,6 +156,14 @@ class Tally {
   readonly all = emptyTotals();
   skipped = 0;
   private readonly models = new Map<string, Totals & { provider: string; model: string }>();
+  private readonly moves = new Map<string, ProviderMove>();
+
+  move(model: string, from: string, to: string): void {
+    const key = `${model}\u0000${from}\u0000${to}`;
+    const entry = this.moves.get(key);
+    if (entry) entry.rows += 1;
+    else this.moves.set(key, { model, from, to, rows: 1 });
+  }
 
   add(
     row: { provider: string; model: string } | null,
@@ -159,6 +194,9 @@ class Tally {
       scope,
       rows: all.rows,
       changed: all.changed - this.skipped,
+      providerMoves: [...this.moves.values()].sort(
+        (a, b) => a.model.localeCompare(b.model) || a.from.localeCompare(b.from) || a.to.localeCompare(b.to),
+      ),
       skipped: this.skipped,
       unpricedBefore: all.unpricedBefore,
       unpricedAfter: all.unpricedAfter,
@@ -179,8 +217,10 @@ export function createRepriceService(deps: {
   prices: PriceBook;
   clock: Clock;
   chunkRows?: number;
+  /** PROVIDER: rows stored under it may move to an inferred provider; absent, providers never change. */
+  defaultProvider?: string;
 }): RepriceService {
-  const { store, prices, clock } = deps;
+  const { store, prices, clock, defaultProvider } = deps;
   const chunkRows = deps.chunkRows ?? REPRICE_CHUNK_ROWS;
   let running = false;
 
@@ -220,6 +260,7 @@ export function createRepriceService(deps: {
       if (scope.startMs !== undefined && scope.endMs !== undefined && scope.startMs > scope.endMs) {
         return Promise.reject(new AppError('invalid_request', 'start must not be after end'));
       }
+      const inferProviders = defaultProvider !== undefined && request.inferProviders !== false;
       return exclusive(async () => {
         // One engine for the whole run, even if overrides change meanwhile: the audit names its sources.
         const engine = prices.current();
@@ -240,10 +281,20 @@ export function createRepriceService(deps: {
                 source: row.pricingSource,
                 rates: row.pricingRates,
               };
-              const after = priceRow(engine, row);
-              const changed = differs(before, after);
+              const provider = inferProviders ? providerNow(engine, row, defaultProvider) : row.provider;
+              const after = priceRow(engine, row, provider);
+              const moved = provider !== row.provider;
+              const changed = moved || differs(before, after);
               tally.add(row, before, after, changed);
-              if (changed) changes.push({ usageId: row.id, old: before, new: after });
+              if (moved) tally.move(row.model, row.provider, provider);
+              if (changed) {
+                changes.push({
+                  usageId: row.id,
+                  old: before,
+                  new: after,
+                  ...(moved ? { provider: { old: row.provider, new: provider } } : {}),
+                });
+              }
             }
             const last = rows[rows.length - 1];
             if (last) after = { ts: last.ts, id: last.id };
@@ -297,6 +348,9 @@ export function createRepriceService(deps: {
               usageId: change.usageId,
               old: change.new,
               new: change.old,
+              ...(change.provider
+                ? { provider: { old: change.provider.new, new: change.provider.old } }
+                : {}),
             }));
             for (const change of reverse) tally.add(null, change.old, change.new, true);
             const { skipped } = await store.applyRepricedCosts(undoId, reverse);
@@ -326,15 +380,18 @@ export function createRepriceService(deps: {
 
 /**
  * For the CLI: a reprice service on the prices the server would use (PRICES_FILE, then the
- * database's overrides). Throws PriceFileError for a bad PRICES_FILE, like server startup.
+ * database's overrides). Throws PriceFileError for a bad PRICES_FILE, like server startup; stored
+ * override entries this build refuses are skipped and passed to `warn`, as the server logs them.
  */
 export async function createRepriceServiceFromConfig(deps: {
   config: Config;
   store: Store;
   clock: Clock;
+  warn?: (message: string) => void;
 }): Promise<RepriceService> {
   const { config, store, clock } = deps;
   const file = config.pricesFile ? loadPriceFile(config.pricesFile) : null;
   const prices = await createPriceBook({ store, clock, file });
-  return createRepriceService({ store, prices, clock });
+  for (const message of prices.refused()) deps.warn?.(message);
+  return createRepriceService({ store, prices, clock, defaultProvider: config.defaultProvider });
 }

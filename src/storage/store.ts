@@ -216,6 +216,11 @@ export interface RepricedCost {
   usageId: number;
   old: StoredPricing;
   new: StoredPricing;
+  /**
+   * Set when the reprice also moves the row to another provider (one inferred from its model name
+   * for a row stored under the default provider): its provider before and after.
+   */
+  provider?: { old: string; new: string };
 }
 
 export interface RepriceScope {
@@ -314,11 +319,12 @@ export interface Store {
   scanUsageForReprice(scope: RepriceScope, after: UsageCursor | null, limit: number): Promise<RepriceRow[]>;
   createRepriceRun(run: NewRepriceRun): Promise<number>;
   /**
-   * THE one way a stored cost changes. Atomically, for each change whose row still has exactly
-   * `old` pricing: writes `new` and records the change under the run (with both values, so it can
-   * be inspected and undone), and adds to the run's totals. A row whose pricing moved since it
-   * was read is skipped, never overwritten. Anything derived from costs (rollups) must be
-   * maintained here, in the same transaction.
+   * THE one way a stored cost (or, with it, a stored provider) changes. Atomically, for each change
+   * whose row still has exactly `old` pricing (and `provider.old` as its provider, when the change
+   * moves it): writes `new` (and `provider.new`) and records the change under the run (with both
+   * values, so it can be inspected and undone), and adds to the run's totals. A row whose pricing
+   * or provider moved since it was read is skipped, never overwritten. Anything derived from costs
+   * or providers (rollups) must be maintained here, in the same transaction.
    */
   applyRepricedCosts(
     runId: number,

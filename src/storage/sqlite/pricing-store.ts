@@ -8,6 +8,7 @@ import type {
   RepriceRunSummary,
   RepriceScope,
   Store,
+  TokenCounts,
 } from '../store.js';
 import { type RateSetIds, storedRatesSql } from './rate-sets.js';
 import { RollupDelta, type RollupWriter } from './rollup-writer.js';
@@ -65,7 +66,7 @@ function toRun(raw: RawRun): RepriceRun {
   };
 }
 
-interface RollupKeyRow {
+interface RollupKeyRow extends TokenCounts {
   ts: number;
   ingestTokenId: number | null;
   provider: string;
@@ -84,6 +85,8 @@ interface RawChange {
   newStatus: RepricedCost['new']['status'];
   newSource: string | null;
   newRates: string | null;
+  oldProvider: string | null;
+  newProvider: string | null;
 }
 
 /**
@@ -115,15 +118,26 @@ export function createPricingMethods(
       WHERE id = @usageId AND cost_nanousd IS @oldCost AND pricing_status = @oldStatus
         AND pricing_source IS @oldSource`,
   );
+  const updateCostAndProvider = db.prepare(
+    `UPDATE usage_log
+        SET cost_nanousd = @newCost, pricing_status = @newStatus, pricing_source = @newSource,
+            pricing_rates = NULL, pricing_rates_id = @newRatesId, provider = @newProvider
+      WHERE id = @usageId AND cost_nanousd IS @oldCost AND pricing_status = @oldStatus
+        AND pricing_source IS @oldSource AND provider = @oldProvider`,
+  );
   const findRollupKey = db.prepare(
-    `SELECT ts, ingest_token_id AS ingestTokenId, provider, model, end_user AS user, tags
+    `SELECT ts, ingest_token_id AS ingestTokenId, provider, model, end_user AS user, tags,
+            prompt_tokens AS promptTokens, completion_tokens AS completionTokens, total_tokens AS totalTokens,
+            cached_tokens AS cachedTokens, cache_write_tokens AS cacheWriteTokens,
+            cache_write_extended_tokens AS cacheWriteExtendedTokens, reasoning_tokens AS reasoningTokens,
+            input_audio_tokens AS inputAudioTokens, output_audio_tokens AS outputAudioTokens
        FROM usage_log WHERE id = ?`,
   );
   const insertChange = db.prepare(
     `INSERT INTO reprice_changes (run_id, usage_id, old_cost_nanousd, old_status, old_source, old_rates,
-                                  new_cost_nanousd, new_status, new_source, new_rates)
+                                  new_cost_nanousd, new_status, new_source, new_rates, old_provider, new_provider)
      VALUES (@runId, @usageId, @oldCost, @oldStatus, @oldSource, @oldRates,
-             @newCost, @newStatus, @newSource, @newRates)`,
+             @newCost, @newStatus, @newSource, @newRates, @oldProvider, @newProvider)`,
   );
   const addToRun = db.prepare(
     `UPDATE reprice_runs
@@ -140,7 +154,8 @@ export function createPricingMethods(
   const listChanges = db.prepare(
     `SELECT usage_id AS usageId, old_cost_nanousd AS oldCost, old_status AS oldStatus, old_source AS oldSource,
             old_rates AS oldRates, new_cost_nanousd AS newCost, new_status AS newStatus,
-            new_source AS newSource, new_rates AS newRates
+            new_source AS newSource, new_rates AS newRates, old_provider AS oldProvider,
+            new_provider AS newProvider
        FROM reprice_changes WHERE run_id = ? AND usage_id > ? ORDER BY usage_id LIMIT ?`,
   );
 
@@ -226,15 +241,24 @@ export function createPricingMethods(
               newSource: change.new.source,
               newRates: change.new.rates,
               newRatesId: rateSets.idFor(change.new.rates),
+              oldProvider: change.provider?.old ?? null,
+              newProvider: change.provider?.new ?? null,
             };
-            if (updateCost.run(params).changes !== 1) continue;
+            const update = change.provider ? updateCostAndProvider : updateCost;
+            if (update.run(params).changes !== 1) continue;
             insertChange.run(params);
-            const key = findRollupKey.get(change.usageId) as RollupKeyRow;
-            delta.addCostChange(
-              { ...key, tags: tagsFromJson(key.tags) },
-              change.old.costNanoUsd,
-              change.new.costNanoUsd,
-            );
+            const row = findRollupKey.get(change.usageId) as RollupKeyRow;
+            const key = { ...row, tags: tagsFromJson(row.tags) };
+            if (change.provider) {
+              // The row leaves its old provider's rollup rows and joins the new one's.
+              delta.addRow(
+                { ...key, provider: change.provider.old, costNanoUsd: change.old.costNanoUsd },
+                -1,
+              );
+              delta.addRow({ ...key, provider: change.provider.new, costNanoUsd: change.new.costNanoUsd });
+            } else {
+              delta.addCostChange(key, change.old.costNanoUsd, change.new.costNanoUsd);
+            }
             applied += 1;
             oldTotal += change.old.costNanoUsd ?? 0;
             newTotal += change.new.costNanoUsd ?? 0;
@@ -268,6 +292,9 @@ export function createPricingMethods(
         usageId: row.usageId,
         old: { costNanoUsd: row.oldCost, status: row.oldStatus, source: row.oldSource, rates: row.oldRates },
         new: { costNanoUsd: row.newCost, status: row.newStatus, source: row.newSource, rates: row.newRates },
+        ...(row.oldProvider !== null && row.newProvider !== null
+          ? { provider: { old: row.oldProvider, new: row.newProvider } }
+          : {}),
       }));
     },
   };

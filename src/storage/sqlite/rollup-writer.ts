@@ -370,10 +370,15 @@ function upsertSql(table: string): string {
     ${MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
 }
 
+function deleteEmptiedSql(table: string): string {
+  return `DELETE FROM ${table} WHERE ${KEY_COLUMNS.map((c) => `${c} = ?`).join(' AND ')} AND requests = 0`;
+}
+
 /** Applies deltas to the rollup tables of one connection; used inside write transactions only. */
 export class RollupWriter {
   private readonly pending = new RollupDelta();
   private readonly upserts: Record<UtcUnit, Database.Statement>;
+  private readonly emptied: Record<UtcUnit, Database.Statement>;
   private readonly deletes: Database.Statement[];
 
   constructor(private readonly db: Database.Database) {
@@ -382,6 +387,12 @@ export class RollupWriter {
       hour: db.prepare(upsertSql(ROLLUP_TABLES.hour)),
       day: db.prepare(upsertSql(ROLLUP_TABLES.day)),
       month: db.prepare(upsertSql(ROLLUP_TABLES.month)),
+    };
+    this.emptied = {
+      quarterHour: db.prepare(deleteEmptiedSql(ROLLUP_TABLES.quarterHour)),
+      hour: db.prepare(deleteEmptiedSql(ROLLUP_TABLES.hour)),
+      day: db.prepare(deleteEmptiedSql(ROLLUP_TABLES.day)),
+      month: db.prepare(deleteEmptiedSql(ROLLUP_TABLES.month)),
     };
     this.deletes = UNITS.map((unit) => db.prepare(`DELETE FROM ${ROLLUP_TABLES[unit]}`));
   }
@@ -407,7 +418,7 @@ export class RollupWriter {
     // Cleared first: if an upsert throws, the transaction rolls back and so must the staging.
     this.pending.clear();
     for (const entry of entries) {
-      this.upserts[entry.unit].run(
+      const key = [
         entry.dim,
         entry.detail,
         entry.bucketStart,
@@ -415,8 +426,11 @@ export class RollupWriter {
         entry.tokenId,
         entry.provider,
         entry.model,
-        ...entry.sums,
-      );
+      ] as const;
+      this.upserts[entry.unit].run(...key, ...entry.sums);
+      // Rows left a key (a reprice moved them to another provider): a key with no rows has no
+      // rollup row, as if it had never had any, so no group shows up with zero requests.
+      if ((entry.sums[0] ?? 0) < 0) this.emptied[entry.unit].run(...key);
     }
   }
 
