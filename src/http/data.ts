@@ -99,6 +99,33 @@ export function exportFilename(nowMs: number, extension: string): string {
   return `cost-guardian-${stamp}.${extension}`;
 }
 
+/**
+ * The response body of an export. The first chunk (which has run the query) is awaited before
+ * anything is sent, so an export that cannot start answers with an error status. A failure after
+ * that errors the stream, and Fastify then destroys the socket: the chunked body never gets its
+ * terminating chunk, so a client sees an aborted response, never a short one that ends cleanly
+ * (issue 17; test/export-concurrency.test.ts).
+ */
+async function exportStream(chunks: AsyncIterable<string>): Promise<Readable> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let first: IteratorResult<string> | undefined = await iterator.next();
+  const body: AsyncIterableIterator<string> = {
+    [Symbol.asyncIterator]() {
+      return body;
+    },
+    next() {
+      const pending = first;
+      first = undefined;
+      return pending ? Promise.resolve(pending) : iterator.next();
+    },
+    // Readable.from calls this when the client goes away: it closes the export in the read worker.
+    async return() {
+      return (await iterator.return?.()) ?? { done: true, value: undefined };
+    },
+  };
+  return Readable.from(body, { objectMode: false });
+}
+
 export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -139,7 +166,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         const filter = withAttributionFilter(parseUsageFilter(request.query), request.query);
         const { format } = request.query;
         if (format === 'csv' || format === 'jsonl') {
-          const stream = Readable.from(deps.store.exportUsage(filter, format), { objectMode: false });
+          const stream = await exportStream(deps.store.exportUsage(filter, format));
           return reply
             .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
             .header(
