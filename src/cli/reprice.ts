@@ -1,10 +1,10 @@
 import { userInfo } from 'node:os';
 import { AppError } from '../errors.js';
-import { parseUsageFilter } from '../http/data.js';
 import { systemClock } from '../lib/clock.js';
 import { formatNanoUsd } from '../lib/money.js';
 import { PriceFileError } from '../repricing/price-book.js';
 import { createRepriceServiceFromConfig, type RepriceResult } from '../repricing/reprice-service.js';
+import { parseUsageFilter } from '../usage-filter.js';
 import {
   type CliIo,
   fromAppError,

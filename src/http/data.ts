@@ -3,10 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { MS_PER_DAY, parseIsoTime } from '../lib/time.js';
 import { toApiRow } from '../lib/usage-export.js';
-import type { UsageFilter } from '../storage/store.js';
-import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
+import { parseUsageFilter } from '../usage-filter.js';
+import { AttributionFilterQuery } from './analytics-filter.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
@@ -21,40 +20,6 @@ export const UsageFilterQuery = {
   model: Type.Optional(Type.String({ description: 'Exact model name.' })),
   ingest_token_id: Type.Optional(Type.Integer({ minimum: 1, description: 'Tracking token id.' })),
 };
-
-/** Shared by every endpoint that takes the /data filters. */
-export function parseUsageFilter(query: {
-  start?: string;
-  end?: string;
-  model?: string;
-  ingest_token_id?: number;
-}): UsageFilter {
-  const filter: UsageFilter = {};
-  if (query.start !== undefined && query.start !== '') {
-    const parsed = parseIsoTime(query.start);
-    if (!parsed)
-      throw new AppError(
-        'invalid_request',
-        `Invalid start date format: ${query.start}. Use YYYY-MM-DD or ISO-8601.`,
-      );
-    filter.startMs = parsed.ms;
-  }
-  if (query.end !== undefined && query.end !== '') {
-    const parsed = parseIsoTime(query.end);
-    if (!parsed)
-      throw new AppError(
-        'invalid_request',
-        `Invalid end date format: ${query.end}. Use YYYY-MM-DD or ISO-8601.`,
-      );
-    filter.endMs = parsed.dateOnly ? parsed.ms + MS_PER_DAY - 1 : parsed.ms;
-  }
-  if (filter.startMs !== undefined && filter.endMs !== undefined && filter.startMs > filter.endMs) {
-    throw new AppError('invalid_request', 'Start date cannot be after end date.');
-  }
-  if (query.model !== undefined && query.model !== '') filter.model = query.model;
-  if (query.ingest_token_id !== undefined) filter.ingestTokenId = query.ingest_token_id;
-  return filter;
-}
 
 export const UsageRowBody = Type.Object({
   id: Type.Integer(),
@@ -163,7 +128,7 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const filter = withAttributionFilter(parseUsageFilter(request.query), request.query);
+        const filter = parseUsageFilter(request.query);
         const { format } = request.query;
         if (format === 'csv' || format === 'jsonl') {
           const stream = await exportStream(deps.store.exportUsage(filter, format));

@@ -7,7 +7,7 @@ import { formatIsoTime, parseIsoTime } from '../lib/time.js';
 import type { PriceDescription } from '../pricing/pricing-engine.js';
 import type { RepriceResult } from '../repricing/reprice-service.js';
 import type { RepriceRun, RepriceScope } from '../storage/store.js';
-import { parseUsageFilter } from './data.js';
+import { parseUsageFilter } from '../usage-filter.js';
 import type { HttpDeps } from './deps.js';
 import { IdParams, responses } from './schemas.js';
 
