@@ -54,7 +54,7 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
   tokens
     .command('list')
     .description('list tracking tokens with their usage (token values masked unless --json)')
-    .option('--json', 'machine-readable output, with full token values')
+    .option('--json', 'the entries of GET /ingest/tokens, with full token values')
     .action((options: { json?: boolean }, command: Command) =>
       run(tokensListCommand(io, globals(command), options)),
     );

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { systemClock } from '../lib/clock.js';
 import { formatNanoUsd } from '../lib/money.js';
 import { PriceFileError } from '../repricing/price-book.js';
+import { repriceResultBody } from '../repricing/reprice-body.js';
 import { createRepriceServiceFromConfig, type RepriceResult } from '../repricing/reprice-service.js';
 import { parseUsageFilter } from '../usage-filter.js';
 import {
@@ -70,7 +71,7 @@ export async function repriceCommand(
       dryRun: options.apply !== true,
       actor: options.actor ?? `cli:${userInfo().username}`,
     });
-    if (options.json) writeLine(io.stdout, JSON.stringify(result, null, 2));
+    if (options.json) writeLine(io.stdout, JSON.stringify(repriceResultBody(result), null, 2));
     else for (const line of describe(result)) writeLine(io.stdout, line);
     return EXIT.ok;
   } catch (error) {
