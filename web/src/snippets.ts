@@ -62,6 +62,7 @@ def report_usage(response):
     """Send the usage of one OpenAI response to Cost Guardian. Logs failures, never raises."""
     usage = getattr(response, "usage", None)
     if usage is None:
+        # A stream has usage only with stream_options={"include_usage": True}, in its last chunk.
         logging.warning("cost-guardian: response %s has no usage", getattr(response, "id", "?"))
         return
     record = {
@@ -85,6 +86,8 @@ def report_usage(response):
         logging.warning("cost-guardian: usage not recorded: %s", error)
 
 
+# Streaming (stream=True): add stream_options={"include_usage": True}, then report_usage(chunk)
+# for the last chunk, the only one with usage.
 client = OpenAI()  # reads OPENAI_API_KEY
 response = client.chat.completions.create(
     model="gpt-4o-mini",
@@ -111,6 +114,7 @@ export async function reportUsage(response: {
   service_tier?: string | null;
 }): Promise<void> {
   if (!response.usage) {
+    // A stream has usage only with stream_options: { include_usage: true }, in its last chunk.
     console.warn(\`cost-guardian: response \${response.id} has no usage\`);
     return;
   }
@@ -133,6 +137,8 @@ export async function reportUsage(response: {
   }
 }
 
+// Streaming (stream: true): add stream_options: { include_usage: true }, then reportUsage(chunk)
+// for the last chunk, the only one with usage.
 const client = new OpenAI(); // reads OPENAI_API_KEY
 const response = await client.chat.completions.create({
   model: 'gpt-4o-mini',
