@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { runCli } from '../src/cli/program.js';
+import { ReadClient } from '../src/storage/sqlite/read-client.js';
 import { Capture } from './cli-helpers.js';
 import { ADMIN_KEY, createTestApp, type TestContext } from './helpers.js';
 import { usage, writeUsageFile } from './usage-fixture.js';
@@ -175,6 +176,28 @@ describe('an export that fails midway', () => {
       expect(refused.complete).toBe(true);
     } finally {
       await ctx.close();
+    }
+  });
+
+  test('while its consumer is busy rejects when pulled next, and is never an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    const client = new ReadClient(dbPath);
+    try {
+      const chunks = client.exportUsage({}, 'csv', 100)[Symbol.asyncIterator]();
+      expect((await chunks.next()).done).toBe(false);
+      expect((await chunks.next()).done).toBe(false);
+      // The worker goes away while the consumer holds a chunk and the next one is in flight.
+      await client.close();
+      expect((await chunks.next()).done).toBe(false);
+      await new Promise((resolve) => setImmediate(resolve));
+      await expect(chunks.next()).rejects.toThrow(/read worker stopped|store is closed/);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+      await client.close();
     }
   });
 

@@ -156,10 +156,17 @@ export class ReadClient {
   ): AsyncGenerator<string> {
     const exportId = await this.call<number>({ op: 'exportOpen', filter, format, chunkRows });
     const worker = this.worker;
-    const pull = () =>
-      this.worker === worker
-        ? this.call<string | null>({ op: 'exportNext', exportId })
-        : Promise.reject(new Error('read worker stopped during an export'));
+    const pull = () => {
+      const chunk =
+        this.worker === worker
+          ? this.call<string | null>({ op: 'exportNext', exportId })
+          : Promise.reject(new Error('read worker stopped during an export'));
+      // The chunk in flight may fail while the consumer is still busy with the previous one (a
+      // slow client): it is awaited later, so mark it handled now, or the process would see an
+      // unhandled rejection and exit.
+      chunk.catch(() => undefined);
+      return chunk;
+    };
     let finished = false;
     let next = pull();
     try {
@@ -173,7 +180,6 @@ export class ReadClient {
         yield chunk;
       }
     } finally {
-      next.catch(() => undefined);
       if (!finished && !this.closed && this.worker === worker)
         await this.call({ op: 'exportClose', exportId }).catch(() => undefined);
     }
