@@ -19,8 +19,11 @@ FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
+# IN_CONTAINER: configuration errors say what to set in .env, and `serve` stays up answering 503
+# instead of exiting into a restart loop (src/cli/serve.ts).
 ENV NODE_ENV=production \
     ENV=production \
+    IN_CONTAINER=true \
     HOST=0.0.0.0 \
     SERVER_PORT=5001 \
     DATA_DIR=/app/data

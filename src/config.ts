@@ -46,10 +46,16 @@ export interface Config {
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
-  constructor(problems: string[]) {
+  /**
+   * Set in the container image (IN_CONTAINER): where `serve` answers 503 instead of exiting, since
+   * an exit would only be restarted, with the same configuration, by compose's restart policy.
+   */
+  readonly container: { host: string; port: number } | undefined;
+  constructor(problems: string[], container?: { host: string; port: number }) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
+    this.container = container;
   }
 }
 
@@ -68,6 +74,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: 'development',
     unit: 'development | production',
     description: 'Run mode. Production refuses to start without API_KEY and INGEST_KEY.',
+  },
+  {
+    name: 'IN_CONTAINER',
+    default: 'false',
+    unit: 'boolean',
+    description:
+      'Set by the container image: configuration errors then say what to put in .env, and `serve` answers 503 instead of exiting into a restart loop.',
   },
   {
     name: 'HOST',
@@ -163,7 +176,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: '10',
     unit: 'attempts per minute',
     description:
-      'Wrong or missing keys allowed per client IP before 429, admin and ingest counted apart. A correct ingest key is never refused (docs/adr/0001).',
+      'Wrong or missing keys allowed per client IP before 429, admin and ingest counted apart. A correct ingest key is never refused (docs/adr/010).',
   },
   {
     name: 'PROVIDER',
@@ -348,14 +361,29 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const pricesFileRaw = read('PRICES_FILE');
   const pricesFile = pricesFileRaw ? path.resolve(cwd, pricesFileRaw) : undefined;
 
+  const inContainerRaw = (read('IN_CONTAINER') ?? 'false').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(inContainerRaw)) {
+    problems.push(`IN_CONTAINER must be true or false (got "${inContainerRaw}")`);
+  }
+  const inContainer = ['true', '1', 'yes'].includes(inContainerRaw);
+
   const host = read('HOST') ?? (mode === 'development' && !apiKey ? '127.0.0.1' : '0.0.0.0');
   if (mode === 'development' && !apiKey && !isLoopback(host)) {
     problems.push(
-      `HOST=${host} would expose an open admin API to the network: set API_KEY, or bind HOST to 127.0.0.1`,
+      inContainer
+        ? 'ENV=development without API_KEY would open the admin API to the network: remove ENV from .env (the image runs in production mode) and set API_KEY and INGEST_KEY there'
+        : `HOST=${host} would expose an open admin API to the network: set API_KEY, or bind HOST to 127.0.0.1`,
     );
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    if (!inContainer) throw new ConfigError(problems);
+    // Compose fixes HOST, SERVER_PORT and DATA_DIR; everything else comes from .env.
+    problems.push(
+      'in the container: set variables in .env beside docker-compose.yml (see .env.example), then run `docker compose up -d`',
+    );
+    throw new ConfigError(problems, { host, port });
+  }
 
   return Object.freeze({
     mode,

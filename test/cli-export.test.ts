@@ -109,6 +109,41 @@ test('--model and --token-id filter like the API, and an empty result is just th
   expect(none.stderr).toContain('exported 0 rows');
 });
 
+test('--provider, --user and --tag (repeatable) filter like GET /data, with the same errors', async () => {
+  const { token } = await ctx.createToken('attributed');
+  const records = [
+    { provider: 'anthropic', model: 'claude-sonnet-4', user: 'ann', tags: { team: 'search', env: 'prod' } },
+    { provider: 'anthropic', model: 'claude-sonnet-4', user: 'bob', tags: { team: 'search', env: 'dev' } },
+    { provider: 'openai', model: 'gpt-4o', user: 'ann', tags: { team: 'ads', env: 'prod' } },
+  ];
+  for (const [i, record] of records.entries()) {
+    const body = {
+      tracking_token: token,
+      prompt_tokens: 10,
+      completion_tokens: 5,
+      timestamp: `2026-11-1${i}T10:00:00Z`,
+    };
+    expect((await ctx.ingest({ ...body, ...record })).statusCode).toBe(201);
+  }
+  const cases: [string[], string][] = [
+    [['--provider', 'Anthropic'], 'provider=Anthropic'],
+    [['--user', 'ann'], 'user=ann'],
+    [['--tag', 'team:search', '--tag', 'env:prod'], 'tag=team:search&tag=env:prod'],
+    [['--provider', 'openai', '--user', 'ann', '--tag', 'env:prod'], 'provider=openai&user=ann&tag=env:prod'],
+  ];
+  const counts: string[] = [];
+  for (const [args, query] of cases) {
+    const run = await cli('export', '--format', 'jsonl', ...args);
+    expect(run.code, run.stderr).toBe(EXIT.ok);
+    expect(run.stdout).toBe((await ctx.admin('GET', `/data?format=jsonl&${query}`)).body);
+    counts.push(/exported (\d+ rows?)/.exec(run.stderr)?.[1] ?? run.stderr);
+  }
+  expect(counts).toEqual(['2 rows', '2 rows', '1 row', '1 row']);
+  const badTag = await cli('export', '--tag', 'team');
+  expect(badTag.code).toBe(EXIT.usage);
+  expect(badTag.stderr).toContain((await ctx.admin('GET', '/data?format=csv&tag=team')).json().message);
+});
+
 test('bad arguments exit 2 and an existing file exits 5 unless --force', async () => {
   expect((await cli('export', '--start', 'yesterday')).code).toBe(EXIT.usage);
   expect((await cli('export', '--start', '2026-11-05', '--end', '2026-11-01')).code).toBe(EXIT.usage);

@@ -54,15 +54,22 @@ test('without --apply it is a dry run that shows the delta and writes nothing', 
 
 test('--apply writes the new costs under an audit id, and a second run finds nothing to change', async () => {
   const applied = JSON.parse((await cli('reprice', '--apply', '--model', 'gpt-7-preview', '--json')).stdout);
-  expect(applied).toMatchObject({ dryRun: false, rows: 2, changed: 2, unpricedAfter: 0 });
-  expect(applied.auditId).toBeGreaterThan(0);
+  expect(applied).toMatchObject({ dry_run: false, rows: 2, changed: 2, unpriced_after: 0 });
+  expect(applied.audit_id).toBeGreaterThan(0);
   const rows = (await ctx.admin('GET', '/data?model=gpt-7-preview')).json().data;
   expect(rows.map((r: { estimatedCostUSD: number }) => r.estimatedCostUSD)).toEqual([0.00101, 0.00101]);
-  const audit = (await ctx.admin('GET', `/prices/reprice/${applied.auditId}`)).json();
+  const audit = (await ctx.admin('GET', `/prices/reprice/${applied.audit_id}`)).json();
   expect(audit.run).toMatchObject({ actor: expect.stringMatching(/^cli:/), status: 'done' });
   expect(audit.changes).toHaveLength(2);
   const again = JSON.parse((await cli('reprice', '--apply', '--json')).stdout);
-  expect(again).toMatchObject({ changed: 0, auditId: null });
+  expect(again).toMatchObject({ changed: 0, audit_id: null });
+});
+
+test('--json prints the body POST /prices/reprice answers for the same scope (snake_case, as the API)', async () => {
+  const run = await cli('reprice', '--model', 'gpt-7-preview', '--start', '2026-01-01', '--json');
+  expect(run.code, run.stderr).toBe(EXIT.ok);
+  const api = await ctx.admin('POST', '/prices/reprice', { model: 'gpt-7-preview', start: '2026-01-01' });
+  expect(JSON.parse(run.stdout)).toEqual(api.json());
 });
 
 test('a bad date exits 2 and a broken PRICES_FILE exits 3', async () => {

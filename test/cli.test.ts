@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { createCliSandbox } from './cli-helpers.js';
+import { createTestApp } from './helpers.js';
 
 let box: ReturnType<typeof createCliSandbox>;
 beforeEach(() => {
@@ -73,7 +74,20 @@ describe('tokens', () => {
     expect(list.stdout).toContain(` ${token.slice(0, 4)}…${token.slice(-4)}`);
     expect(list.stdout).not.toContain(token);
     const json = JSON.parse((await box.cli(['tokens', 'list', '--json'])).stdout);
-    expect(json).toMatchObject([{ id: 1, label: 'Production App', token, active: true, usage_count: 0 }]);
+    expect(json).toMatchObject([{ id: 1, label: 'Production App', token, active: 1, usage_count: 0 }]);
+  });
+
+  test('list --json prints the entries of GET /ingest/tokens (snake_case, as the API)', async () => {
+    await box.cli(['tokens', 'create', 'one']);
+    await box.cli(['tokens', 'create', 'two']);
+    await box.cli(['tokens', 'deactivate', '1']);
+    const cli = JSON.parse((await box.cli(['tokens', 'list', '--json'])).stdout);
+    const app = await createTestApp({ DB_PATH: box.dbPath });
+    try {
+      expect(cli).toEqual((await app.admin('GET', '/ingest/tokens')).json().tokens);
+    } finally {
+      await app.close();
+    }
   });
 
   test('deactivate turns a token off; an unknown id exits 6 and a malformed id exits 2', async () => {
@@ -81,7 +95,7 @@ describe('tokens', () => {
     const off = await box.cli(['tokens', 'deactivate', '1']);
     expect(off.code).toBe(EXIT.ok);
     const [token] = JSON.parse((await box.cli(['tokens', 'list', '--json'])).stdout);
-    expect(token.active).toBe(false);
+    expect(token.active).toBe(0);
     expect((await box.cli(['tokens', 'deactivate', '99'])).code).toBe(EXIT.refused);
     expect((await box.cli(['tokens', 'deactivate', 'x1'])).code).toBe(EXIT.usage);
   });

@@ -29,11 +29,16 @@ test('docs/config.md documents every configuration variable with its default', (
 });
 
 test('.env.example lists every configuration variable with its default and nothing else', () => {
+  // Commented out ("# NAME=default") or blank: a copy used as is must not override the image's
+  // production mode (issue 17.7).
   const lines = read('.env.example')
     .split('\n')
-    .filter((line) => /^[A-Z_]+=/.test(line));
+    .filter((line) => /^(# )?[A-Z_]+=/.test(line));
+  for (const line of lines) expect(line, 'a value set in .env.example').toMatch(/^(# [A-Z_]+=.*|[A-Z_]+=)$/);
   const entries = Object.fromEntries(
-    lines.map((line) => [line.split('=')[0], line.slice(line.indexOf('=') + 1)]),
+    lines
+      .map((line) => line.replace(/^# /, ''))
+      .map((line) => [line.split('=')[0], line.slice(line.indexOf('=') + 1)]),
   );
   expect(Object.keys(entries).sort()).toEqual(CONFIG_VARS.map((v) => v.name).sort());
   for (const variable of CONFIG_VARS) expect(entries[variable.name]).toBe(variable.default);

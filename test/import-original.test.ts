@@ -45,24 +45,27 @@ describe('importing a v0.3 database of the original', () => {
     const run = await box.cli(['import-original', original, '--json']);
     expect(run.code, run.stderr).toBe(EXIT.partial);
     const report = JSON.parse(run.stdout);
+    // snake_case keys, as the API's bodies (issue 17.12)
+    expect(run.stdout).not.toMatch(/"[a-z]+[A-Z][A-Za-z]*":/);
+    expect(report.cost).toMatchObject({ unpriced_rows: expect.any(Number), priced_usd: expect.any(Number) });
     expect(report.usage).toMatchObject({
-      inOriginal: 15,
+      in_original: 15,
       imported: 11,
-      alreadyImported: 0,
-      naiveTimestamps: 2,
+      already_imported: 0,
+      naive_timestamps: 2,
       skipped: {
         missing_timestamp: [ROWS.logWithoutTimestamp],
         unparseable_timestamp: [ROWS.notADate],
         missing_model: [ROWS.noModel],
         invalid_token_counts: [ROWS.textTokenCount],
       },
-      eventConflicts: [],
+      event_conflicts: [],
     });
     expect(report.tokens).toMatchObject({
-      inOriginal: 3,
+      in_original: 3,
       imported: 3,
       placeholders: [9],
-      unreadableTimes: [3],
+      unreadable_times: [3],
     });
     const human = await box.cli(['import-original', original, '--dry-run']);
     expect(human.stdout).toContain('NOT imported, timestamp missing (NULL, e.g. from POST /log) (1): 4');
@@ -170,8 +173,8 @@ describe('importing a v0.3 database of the original', () => {
     const again = await box.cli(['import-original', original, '--json']);
     expect(again.code).toBe(EXIT.partial);
     const report = JSON.parse(again.stdout);
-    expect(report.usage).toMatchObject({ imported: 0, alreadyImported: 11 });
-    expect(report.tokens).toMatchObject({ imported: 0, alreadyPresent: 4 });
+    expect(report.usage).toMatchObject({ imported: 0, already_imported: 11 });
+    expect(report.tokens).toMatchObject({ imported: 0, already_present: 4 });
     const db = new Database(box.dbPath, { readonly: true });
     expect(db.prepare('SELECT COUNT(*) FROM usage_log').pluck().get()).toBe(11);
     expect(db.prepare('SELECT COUNT(*) FROM ingest_tokens').pluck().get()).toBe(4);
@@ -184,7 +187,7 @@ describe('importing a v0.3 database of the original', () => {
     const report = JSON.parse(run.stdout);
     expect(report.usage).toMatchObject({
       imported: 2,
-      alreadyImported: 11,
+      already_imported: 11,
       undated: [ROWS.logWithoutTimestamp, ROWS.notADate],
       skipped: {
         missing_timestamp: [],
@@ -205,13 +208,13 @@ describe('importing a v0.3 database of the original', () => {
     const third = JSON.parse(
       (await box.cli(['import-original', original, '--undated-at', '2025-08-01', '--json'])).stdout,
     );
-    expect(third.usage).toMatchObject({ imported: 0, alreadyImported: 13 });
+    expect(third.usage).toMatchObject({ imported: 0, already_imported: 13 });
   });
 
   test('--dry-run writes nothing, not even a new database file', async () => {
     const run = await box.cli(['import-original', original, '--dry-run', '--json']);
     expect(JSON.parse(run.stdout)).toMatchObject({
-      dryRun: true,
+      dry_run: true,
       usage: { imported: 11 },
       tokens: { imported: 3 },
     });
@@ -260,11 +263,11 @@ test('a row whose event_id a client already re-sent to the new service is report
   expect(resent.statusCode).toBe(201);
   const run = await box.cli(['import-original', original, '--json']);
   const report = JSON.parse(run.stdout);
-  expect(report.usage.eventConflicts).toEqual([
-    { originalId: ROWS.offsetPlusZero, existingId: resent.json().id },
+  expect(report.usage.event_conflicts).toEqual([
+    { original_id: ROWS.offsetPlusZero, existing_id: resent.json().id },
   ]);
   expect(report.usage.imported).toBe(10);
-  expect(report.tokens.alreadyPresent).toBe(1);
+  expect(report.tokens.already_present).toBe(1);
 });
 
 test('a v0.2 database (provider-key polling, no tracking tokens) imports completely with exit 0', async () => {

@@ -36,7 +36,7 @@ export function loadCliConfig(io: CliIo, global: GlobalOptions = {}): Config {
   try {
     return loadConfig(global.db ? { ...io.env, DB_PATH: global.db } : io.env, io.cwd);
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(EXIT.config, error.message);
+    if (error instanceof ConfigError) throw new CliError(EXIT.config, error.message, { cause: error });
     throw error;
   }
 }

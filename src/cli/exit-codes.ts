@@ -38,8 +38,8 @@ export const EXIT_SUMMARY: Record<keyof typeof EXIT, string> = {
 /** A failure the CLI reports as one line on stderr and a specific exit status. */
 export class CliError extends Error {
   readonly exitCode: ExitCode;
-  constructor(exitCode: ExitCode, message: string) {
-    super(message);
+  constructor(exitCode: ExitCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CliError';
     this.exitCode = exitCode;
   }

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
-import { parseUsageFilter } from '../http/data.js';
 import type { ExportFormat } from '../lib/usage-export.js';
+import { parseUsageFilter } from '../usage-filter.js';
 import {
   type CliIo,
   fromAppError,
@@ -22,6 +22,10 @@ export interface ExportOptions {
   end?: string;
   model?: string;
   tokenId?: string;
+  provider?: string;
+  user?: string;
+  /** key:value, each given with its own --tag. */
+  tag?: string[];
   force?: boolean;
 }
 
@@ -71,6 +75,9 @@ export async function exportCommand(
       ...(options.end === undefined ? {} : { end: options.end }),
       ...(options.model === undefined ? {} : { model: options.model }),
       ...(tokenId === undefined ? {} : { ingest_token_id: tokenId }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      ...(options.user === undefined ? {} : { user: options.user }),
+      ...(options.tag === undefined ? {} : { tag: options.tag }),
     });
   } catch (error) {
     if (error instanceof AppError) throw fromAppError(error);

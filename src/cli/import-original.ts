@@ -6,7 +6,7 @@ import {
   isComplete,
   TokenConflictError,
 } from '../import/import-original.js';
-import { formatNanoUsd } from '../lib/money.js';
+import { formatNanoUsd, nanoToUsd } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import {
   type ImportTarget,
@@ -109,12 +109,41 @@ function describe(report: ImportReport, from: string, into: string): string[] {
   return lines;
 }
 
+/** The report for --json, in the API's conventions: snake_case, USD as numbers beside nano-USD. */
 function jsonReport(report: ImportReport): string {
-  return JSON.stringify(
-    report,
-    (_key, value) => (typeof value === 'bigint' ? formatNanoUsd(Number(value)) : value),
-    2,
-  );
+  const { tokens, usage, cost } = report;
+  const body = {
+    dry_run: report.dryRun,
+    tokens: {
+      in_original: tokens.inOriginal,
+      imported: tokens.imported,
+      already_present: tokens.alreadyPresent,
+      placeholders: tokens.placeholders,
+      unreadable_times: tokens.unreadableTimes,
+    },
+    usage: {
+      in_original: usage.inOriginal,
+      imported: usage.imported,
+      already_imported: usage.alreadyImported,
+      undated: usage.undated,
+      naive_timestamps: usage.naiveTimestamps,
+      skipped: usage.skipped,
+      event_conflicts: usage.eventConflicts.map((c) => ({
+        original_id: c.originalId,
+        existing_id: c.existingId,
+      })),
+      unreadable_costs: usage.unreadableCosts,
+    },
+    cost: {
+      original_usd: nanoToUsd(Number(cost.originalNanoUsd)),
+      priced_usd: nanoToUsd(Number(cost.pricedNanoUsd)),
+      original_nanousd: Number(cost.originalNanoUsd),
+      priced_nanousd: Number(cost.pricedNanoUsd),
+      unpriced_rows: cost.unpricedRows,
+      differing_rows: cost.differingRows,
+    },
+  };
+  return JSON.stringify(body, null, 2);
 }
 
 export async function importOriginalCommand(

@@ -54,7 +54,7 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
   tokens
     .command('list')
     .description('list tracking tokens with their usage (token values masked unless --json)')
-    .option('--json', 'machine-readable output, with full token values')
+    .option('--json', 'the entries of GET /ingest/tokens, with full token values')
     .action((options: { json?: boolean }, command: Command) =>
       run(tokensListCommand(io, globals(command), options)),
     );
@@ -83,6 +83,13 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
     .option('--end <date>', 'through this day or instant, inclusive')
     .option('--model <name>', 'only this model (exact)')
     .option('--token-id <id>', 'only this tracking token')
+    .option('--provider <id>', 'only this provider, e.g. openai')
+    .option('--user <id>', 'only this end user')
+    .option(
+      '--tag <key:value>',
+      'only rows with this tag; repeat to require several',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--force', 'replace the output file if it exists')
     .action((options: ExportOptions, command: Command) => run(exportCommand(io, globals(command), options)));
 

@@ -1,10 +1,11 @@
 import { userInfo } from 'node:os';
 import { AppError } from '../errors.js';
-import { parseUsageFilter } from '../http/data.js';
 import { systemClock } from '../lib/clock.js';
 import { formatNanoUsd } from '../lib/money.js';
 import { PriceFileError } from '../repricing/price-book.js';
+import { repriceResultBody } from '../repricing/reprice-body.js';
 import { createRepriceServiceFromConfig, type RepriceResult } from '../repricing/reprice-service.js';
+import { parseUsageFilter } from '../usage-filter.js';
 import {
   type CliIo,
   fromAppError,
@@ -81,7 +82,7 @@ export async function repriceCommand(
       actor: options.actor ?? `cli:${userInfo().username}`,
       inferProviders: options.inferProvider !== false,
     });
-    if (options.json) writeLine(io.stdout, JSON.stringify(result, null, 2));
+    if (options.json) writeLine(io.stdout, JSON.stringify(repriceResultBody(result), null, 2));
     else for (const line of describe(result)) writeLine(io.stdout, line);
     return EXIT.ok;
   } catch (error) {

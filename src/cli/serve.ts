@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { type Config, ConfigError } from '../config.js';
 import { Metrics } from '../metrics/metrics.js';
 import { type RunningServer, startServer } from '../server.js';
 import { type CliIo, type GlobalOptions, loadCliConfig, openCliStore } from './context.js';
@@ -10,7 +13,14 @@ const SHUTDOWN_GRACE_MS = 10_000;
  * requests, commits queued writes and exits 0 (1 if that takes longer than 10 s or fails).
  */
 export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<ExitCode> {
-  const config = loadCliConfig(io, global);
+  let config: Config;
+  try {
+    config = loadCliConfig(io, global);
+  } catch (error) {
+    const cause = error instanceof CliError ? error.cause : undefined;
+    if (!(cause instanceof ConfigError) || cause.container === undefined) throw error;
+    return serveUnconfigured(io, cause, cause.container);
+  }
   const metrics = new Metrics({ processMetrics: true });
   const store = openCliStore(config, {
     onCommit: (records, ms) => metrics.recordCommit(records, ms),
@@ -61,4 +71,58 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+const UNCONFIGURED_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * In the container image, a configuration error does not end the process: the container would be
+ * restarted by compose's `restart: unless-stopped`, with the same .env, failing again in a loop
+ * that hides the message between restarts. Instead the problems are printed once, and every
+ * request (the health check too, so the container shows as unhealthy) gets a 503 in the usual
+ * error shape pointing at the log; the problems themselves stay in the log, as they can name
+ * values. SIGTERM (`docker compose up -d` after fixing .env recreates the container) ends it with
+ * the configuration exit status.
+ */
+async function serveUnconfigured(
+  io: CliIo,
+  error: ConfigError,
+  listen: { host: string; port: number },
+): Promise<ExitCode> {
+  io.stderr.write(`cost-guardian: ${error.message}\n`);
+  const body = (requestId: string) =>
+    JSON.stringify({
+      status: 'error',
+      code: 'unavailable',
+      message:
+        'Cost Guardian is not configured: its log says what to set (docker compose logs), in .env beside docker-compose.yml',
+      requestId,
+    });
+  const server = createServer((request, response) => {
+    request.resume();
+    response.writeHead(503, {
+      'content-type': 'application/json; charset=utf-8',
+      'retry-after': String(UNCONFIGURED_RETRY_AFTER_SECONDS),
+      connection: 'close',
+    });
+    response.end(body(randomUUID()));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+  } catch {
+    return EXIT.config;
+  }
+  io.stderr.write(
+    `cost-guardian: not configured; answering 503 on ${listen.host}:${listen.port} until stopped (no restart loop)\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  server.close();
+  server.closeAllConnections();
+  return EXIT.config;
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { trackingTokenBody } from '../ingest/tracking-token-body.js';
 import { createTrackingToken, maskToken } from '../ingest/tracking-tokens.js';
 import { systemClock } from '../lib/clock.js';
 import { formatNanoUsd } from '../lib/money.js';
@@ -42,18 +43,7 @@ export function tokensListCommand(
   return withStore(io, global, async (store) => {
     const tokens = await store.listTokens();
     if (options.json) {
-      const rows = tokens.map((t) => ({
-        id: t.id,
-        label: t.label,
-        token: t.token,
-        active: t.active,
-        created_at: iso(t.createdAt),
-        last_seen_at: iso(t.lastSeenAt),
-        usage_count: t.usageCount,
-        cost_usd: formatNanoUsd(t.costNanoUsd),
-        unpriced_count: t.unpricedCount,
-      }));
-      writeLine(io.stdout, JSON.stringify(rows, null, 2));
+      writeLine(io.stdout, JSON.stringify(tokens.map(trackingTokenBody), null, 2));
       return EXIT.ok;
     }
     if (tokens.length === 0) {

@@ -3,10 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { MS_PER_DAY, parseIsoTime } from '../lib/time.js';
 import { toApiRow } from '../lib/usage-export.js';
-import type { UsageFilter } from '../storage/store.js';
-import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
+import { parseUsageFilter } from '../usage-filter.js';
+import { AttributionFilterQuery } from './analytics-filter.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
@@ -21,40 +20,6 @@ export const UsageFilterQuery = {
   model: Type.Optional(Type.String({ description: 'Exact model name.' })),
   ingest_token_id: Type.Optional(Type.Integer({ minimum: 1, description: 'Tracking token id.' })),
 };
-
-/** Shared by every endpoint that takes the /data filters. */
-export function parseUsageFilter(query: {
-  start?: string;
-  end?: string;
-  model?: string;
-  ingest_token_id?: number;
-}): UsageFilter {
-  const filter: UsageFilter = {};
-  if (query.start !== undefined && query.start !== '') {
-    const parsed = parseIsoTime(query.start);
-    if (!parsed)
-      throw new AppError(
-        'invalid_request',
-        `Invalid start date format: ${query.start}. Use YYYY-MM-DD or ISO-8601.`,
-      );
-    filter.startMs = parsed.ms;
-  }
-  if (query.end !== undefined && query.end !== '') {
-    const parsed = parseIsoTime(query.end);
-    if (!parsed)
-      throw new AppError(
-        'invalid_request',
-        `Invalid end date format: ${query.end}. Use YYYY-MM-DD or ISO-8601.`,
-      );
-    filter.endMs = parsed.dateOnly ? parsed.ms + MS_PER_DAY - 1 : parsed.ms;
-  }
-  if (filter.startMs !== undefined && filter.endMs !== undefined && filter.startMs > filter.endMs) {
-    throw new AppError('invalid_request', 'Start date cannot be after end date.');
-  }
-  if (query.model !== undefined && query.model !== '') filter.model = query.model;
-  if (query.ingest_token_id !== undefined) filter.ingestTokenId = query.ingest_token_id;
-  return filter;
-}
 
 export const UsageRowBody = Type.Object({
   id: Type.Integer(),
@@ -99,6 +64,33 @@ export function exportFilename(nowMs: number, extension: string): string {
   return `cost-guardian-${stamp}.${extension}`;
 }
 
+/**
+ * The response body of an export. The first chunk (which has run the query) is awaited before
+ * anything is sent, so an export that cannot start answers with an error status. A failure after
+ * that errors the stream, and Fastify then destroys the socket: the chunked body never gets its
+ * terminating chunk, so a client sees an aborted response, never a short one that ends cleanly
+ * (issue 17; test/export-concurrency.test.ts).
+ */
+async function exportStream(chunks: AsyncIterable<string>): Promise<Readable> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let first: IteratorResult<string> | undefined = await iterator.next();
+  const body: AsyncIterableIterator<string> = {
+    [Symbol.asyncIterator]() {
+      return body;
+    },
+    next() {
+      const pending = first;
+      first = undefined;
+      return pending ? Promise.resolve(pending) : iterator.next();
+    },
+    // Readable.from calls this when the client goes away: it closes the export in the read worker.
+    async return() {
+      return (await iterator.return?.()) ?? { done: true, value: undefined };
+    },
+  };
+  return Readable.from(body, { objectMode: false });
+}
+
 export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -136,10 +128,10 @@ export function dataRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const filter = withAttributionFilter(parseUsageFilter(request.query), request.query);
+        const filter = parseUsageFilter(request.query);
         const { format } = request.query;
         if (format === 'csv' || format === 'jsonl') {
-          const stream = Readable.from(deps.store.exportUsage(filter, format), { objectMode: false });
+          const stream = await exportStream(deps.store.exportUsage(filter, format));
           return reply
             .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
             .header(

@@ -5,9 +5,9 @@ import { AppError } from '../errors.js';
 import { nanoToUsd } from '../lib/money.js';
 import { formatIsoTime, parseIsoTime } from '../lib/time.js';
 import type { PriceDescription, PricingEngine } from '../pricing/pricing-engine.js';
-import type { RepriceResult } from '../repricing/reprice-service.js';
-import type { RepriceRun, RepriceScope } from '../storage/store.js';
-import { parseUsageFilter } from './data.js';
+import { repriceResultBody, repriceScopeBody } from '../repricing/reprice-body.js';
+import type { RepriceRun } from '../storage/store.js';
+import { parseUsageFilter } from '../usage-filter.js';
 import type { HttpDeps } from './deps.js';
 import { EXAMPLES, withExamples } from './request-examples.js';
 import { IdParams, responses } from './schemas.js';
@@ -191,22 +191,6 @@ const Actor = Type.Optional(
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : formatIsoTime(ms));
 const usd = (nano: number | null) => (nano === null ? null : nanoToUsd(nano));
 
-function money(totals: { oldTotalNanoUsd: number; newTotalNanoUsd: number }) {
-  const delta = totals.newTotalNanoUsd - totals.oldTotalNanoUsd;
-  return {
-    old_total_usd: nanoToUsd(totals.oldTotalNanoUsd),
-    new_total_usd: nanoToUsd(totals.newTotalNanoUsd),
-    delta_usd: nanoToUsd(delta),
-    old_total_nanousd: totals.oldTotalNanoUsd,
-    new_total_nanousd: totals.newTotalNanoUsd,
-    delta_nanousd: delta,
-  };
-}
-
-function scopeBody(scope: RepriceScope) {
-  return { model: scope.model ?? null, start: iso(scope.startMs), end: iso(scope.endMs) };
-}
-
 function priceView(description: PriceDescription | null) {
   if (!description) return null;
   const { base } = description;
@@ -226,31 +210,6 @@ function priceView(description: PriceDescription | null) {
   };
 }
 
-function resultBody(result: RepriceResult) {
-  return {
-    dry_run: result.dryRun,
-    scope: scopeBody(result.scope),
-    rows: result.rows,
-    changed: result.changed,
-    provider_moves: result.providerMoves,
-    skipped: result.skipped,
-    unpriced_before: result.unpricedBefore,
-    unpriced_after: result.unpricedAfter,
-    ...money(result),
-    by_model: result.byModel.map((entry) => ({
-      provider: entry.provider,
-      model: entry.model,
-      rows: entry.rows,
-      changed: entry.changed,
-      unpriced_before: entry.unpricedBefore,
-      unpriced_after: entry.unpricedAfter,
-      ...money(entry),
-    })),
-    audit_id: result.auditId,
-    price_sources: [...result.priceSources],
-  };
-}
-
 function runBody(run: RepriceRun) {
   return {
     id: run.id,
@@ -261,7 +220,7 @@ function runBody(run: RepriceRun) {
     request_id: run.requestId,
     started_at: formatIsoTime(run.startedAt),
     finished_at: iso(run.finishedAt),
-    scope: scopeBody(run.scope),
+    scope: repriceScopeBody(run.scope),
     price_sources: [...run.priceSources],
     rows_scanned: run.rowsScanned,
     rows_changed: run.rowsChanged,
@@ -501,7 +460,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           actor: actorOf(request, actor),
           requestId: request.id,
         });
-        return resultBody(result);
+        return repriceResultBody(result);
       },
     );
 
@@ -595,7 +554,7 @@ export function priceRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           actor: actorOf(request, request.body.actor),
           requestId: request.id,
         });
-        return resultBody(result);
+        return repriceResultBody(result);
       },
     );
   };

@@ -1,6 +1,8 @@
 import { type TSchema, Type } from 'typebox';
 import { nanoToUsd } from '../lib/money.js';
 
+export { groupCostUsd } from '../lib/money.js';
+
 /** The one error body, compatible with the original's `{"status":"error","message","requestId"}`. */
 export const ErrorBody = Type.Object(
   {
@@ -26,15 +28,6 @@ export const OkBody = Type.Object({ ok: Type.Literal(true) });
 export const IdParams = Type.Object({
   id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Numeric id.' }),
 });
-
-/**
- * The spend of a group of usage rows: null when the group has usage and none of it is priced, so
- * unpriced usage never reads as $0. A group with no usage costs 0; a mixed group's cost covers its
- * priced rows only, and its unpriced count is beside it.
- */
-export function groupCostUsd(costNanoUsd: number, requests: number, unpricedRequests: number): number | null {
-  return requests > 0 && unpricedRequests >= requests ? null : nanoToUsd(costNanoUsd);
-}
 
 export const GroupCostUsd = (description = 'Spend of the priced requests.') =>
   Type.Union([Type.Number(), Type.Null()], {

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
-import { createTrackingToken, maskToken } from '../ingest/tracking-tokens.js';
+import { trackingTokenBody } from '../ingest/tracking-token-body.js';
+import { createTrackingToken } from '../ingest/tracking-tokens.js';
 import { formatIsoTime } from '../lib/time.js';
-import type { TokenRecord, TokenSummary } from '../storage/store.js';
+import type { TokenRecord } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
 import { EXAMPLES, withExamples } from './request-examples.js';
 import { GroupCostUsd, groupCostUsd, IdParams, OkBody, responses } from './schemas.js';
@@ -27,21 +28,6 @@ export const TokenBody = Type.Object({
   unpriced_count: Type.Integer({ description: 'Rows of this token whose model has no known price.' }),
 });
 
-function toTokenBody(token: TokenSummary) {
-  return {
-    id: token.id,
-    label: token.label,
-    token: token.token,
-    token_masked: maskToken(token.token),
-    active: token.active ? (1 as const) : (0 as const),
-    created_at: formatIsoTime(token.createdAt),
-    last_seen_at: token.lastSeenAt === null ? null : formatIsoTime(token.lastSeenAt),
-    usage_count: token.usageCount,
-    cost_usd: groupCostUsd(token.costNanoUsd, token.usageCount, token.unpricedCount),
-    unpriced_count: token.unpricedCount,
-  };
-}
-
 export function tokenRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -54,7 +40,7 @@ export function tokenRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           response: responses({ 200: Type.Object({ tokens: Type.Array(TokenBody) }) }),
         },
       },
-      async () => ({ tokens: (await deps.store.listTokens()).map(toTokenBody) }),
+      async () => ({ tokens: (await deps.store.listTokens()).map(trackingTokenBody) }),
     );
 
     app.post(

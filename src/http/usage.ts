@@ -12,8 +12,9 @@ import { formatIsoTime } from '../lib/time.js';
 import { type CalendarUnit, isValidTimeZone, Zone } from '../lib/zoned-time.js';
 import type { UsageFilter } from '../storage/store.js';
 import type { UsageGroupBy, UsageTotals } from '../storage/usage-aggregate.js';
-import { AttributionFilterQuery, withAttributionFilter } from './analytics-filter.js';
-import { parseUsageFilter, UsageFilterQuery } from './data.js';
+import { parseUsageFilter } from '../usage-filter.js';
+import { AttributionFilterQuery } from './analytics-filter.js';
+import { UsageFilterQuery } from './data.js';
 import type { HttpDeps } from './deps.js';
 import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
 
@@ -196,7 +197,7 @@ function parseCommon(query: CommonQueryValues, nowMs: number): ParsedCommon {
     );
   }
   const zone = new Zone(query.tz);
-  const filter = withAttributionFilter(parseUsageFilter(query), query);
+  const filter = parseUsageFilter(query);
   let startMs = filter.startMs;
   let endMs = filter.endMs === undefined ? undefined : filter.endMs + 1;
   if (query.start) startMs = localMidnight(query.start, zone, 0) ?? startMs;

@@ -35,3 +35,12 @@ export function roundHalfEven(value: number): number {
   if (Math.abs(diff - 0.5) < 1e-9) return floor % 2 === 0 ? floor : floor + 1;
   return Math.round(value);
 }
+
+/**
+ * The spend of a group of usage rows: null when the group has usage and none of it is priced, so
+ * unpriced usage never reads as $0. A group with no usage costs 0; a mixed group's cost covers its
+ * priced rows only, and its unpriced count is beside it.
+ */
+export function groupCostUsd(costNanoUsd: number, requests: number, unpricedRequests: number): number | null {
+  return requests > 0 && unpricedRequests >= requests ? null : nanoToUsd(costNanoUsd);
+}

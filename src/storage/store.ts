@@ -283,7 +283,9 @@ export interface Store {
   /**
    * Every matching row, newest first, encoded with lib/usage-export.ts (preamble first), in chunks
    * that are pulled as the consumer reads: memory stays bounded whatever the row count, and the
-   * encoding work happens off the thread that answers ingest.
+   * encoding work happens off the thread that answers ingest. Any number of exports may run at
+   * once, identical or not, each independent of the others. An export that fails midway throws
+   * from the iteration; it never simply stops, which would pass a cut export for a whole one.
    */
   exportUsage(filter: UsageFilter, format: ExportFormat): AsyncIterable<string>;
   /** Distinct models with usage, ascending. */

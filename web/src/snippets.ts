@@ -37,6 +37,8 @@ export function curlSnippet({ baseUrl, token }: SnippetInput): string {
     completion_tokens: 50,
   });
   return `# The ingest key is the server's INGEST_KEY; event_id is the provider's response id.
+# A streamed chat completion carries usage only when asked: send stream_options
+# {"include_usage": true} to the provider and report the last chunk's usage.
 curl -sS -X POST ${shellQuote(`${baseUrl}/ingest`)} \\
   -H 'Content-Type: application/json' \\
   -H "X-Ingest-Key: $CG_INGEST_KEY" \\

@@ -108,10 +108,29 @@ function filterSql(filter: UsageFilter, after?: UsageCursor): FilterSql {
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
-/** Prepared statements are cached by their SQL text (the filter shape decides the text). */
+/** Runs a raw statement on first pull (so that an export never started holds nothing open). */
+function* inChunks(
+  statement: Database.Statement,
+  params: Record<string, string | number>,
+  chunkRows: number,
+): Generator<ExportedUsageRow[]> {
+  let chunk: ExportedUsageRow[] = [];
+  for (const raw of statement.iterate(params) as IterableIterator<unknown[]>) {
+    chunk.push(toExportedRow(raw));
+    if (chunk.length >= chunkRows) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * Prepared statements of single-shot reads (all/get) are cached by their SQL text (the filter shape
+ * decides the text); an export's iteration never uses the cache (iterateUsage).
+ */
 export class ReadQueries {
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly rawStatements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {}
 
@@ -147,30 +166,24 @@ export class ReadQueries {
     return { rows, next };
   }
 
-  /** Iterates matching rows newest first; the caller pulls chunks at its own pace. */
   /**
    * Iterates matching rows newest first, with the exported columns only; the caller pulls chunks
    * at its own pace. Rows come from SQLite as arrays (building a 25-property object per row in
    * the driver costs as much as the query itself).
+   *
+   * Every call prepares a statement of its own: a statement runs one iteration at a time, and a
+   * cached one shared by two identical exports made the second fail with "This statement is busy
+   * executing a query" (issue 17). Preparing costs microseconds against an export's seconds.
    */
-  *iterateUsage(filter: UsageFilter, chunkRows: number): Generator<ExportedUsageRow[]> {
+  iterateUsage(filter: UsageFilter, chunkRows: number): Generator<ExportedUsageRow[]> {
     const { where, params } = filterSql(filter);
-    const sql = `SELECT ${EXPORT_COLUMNS} FROM usage_log u LEFT JOIN ingest_tokens t ON t.id = u.ingest_token_id
-      ${where} ORDER BY u.ts DESC, u.id DESC`;
-    let statement = this.rawStatements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql).raw(true);
-      this.rawStatements.set(sql, statement);
-    }
-    let chunk: ExportedUsageRow[] = [];
-    for (const raw of statement.iterate(params) as IterableIterator<unknown[]>) {
-      chunk.push(toExportedRow(raw));
-      if (chunk.length >= chunkRows) {
-        yield chunk;
-        chunk = [];
-      }
-    }
-    if (chunk.length > 0) yield chunk;
+    const statement = this.db
+      .prepare(
+        `SELECT ${EXPORT_COLUMNS} FROM usage_log u LEFT JOIN ingest_tokens t ON t.id = u.ingest_token_id
+      ${where} ORDER BY u.ts DESC, u.id DESC`,
+      )
+      .raw(true);
+    return inChunks(statement, params, chunkRows);
   }
 
   listModels(): string[] {

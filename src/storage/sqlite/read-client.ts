@@ -149,15 +149,31 @@ export class ReadClient {
     return this.call({ op: 'listTagValues', valuesPerKey });
   }
 
-  /** Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. */
+  /**
+   * Streams an export chunk by chunk, keeping one chunk in flight ahead of the consumer. Throws,
+   * never ends early, if the export fails midway, also when its worker stops (a timeout, a crash):
+   * the consumer must not mistake a cut export for a whole one.
+   */
   async *exportUsage(
     filter: UsageFilter,
     format: ExportFormat,
     chunkRows = EXPORT_ROWS_PER_MESSAGE,
   ): AsyncGenerator<string> {
     const exportId = await this.call<number>({ op: 'exportOpen', filter, format, chunkRows });
+    const worker = this.worker;
+    const pull = () => {
+      const chunk =
+        this.worker === worker
+          ? this.call<string | null>({ op: 'exportNext', exportId })
+          : Promise.reject(new Error('read worker stopped during an export'));
+      // The chunk in flight may fail while the consumer is still busy with the previous one (a
+      // slow client): it is awaited later, so mark it handled now, or the process would see an
+      // unhandled rejection and exit.
+      chunk.catch(() => undefined);
+      return chunk;
+    };
     let finished = false;
-    let next = this.call<string | null>({ op: 'exportNext', exportId });
+    let next = pull();
     try {
       while (true) {
         const chunk = await next;
@@ -165,12 +181,12 @@ export class ReadClient {
           finished = true;
           return;
         }
-        next = this.call<string | null>({ op: 'exportNext', exportId });
+        next = pull();
         yield chunk;
       }
     } finally {
-      next.catch(() => undefined);
-      if (!finished && !this.closed) await this.call({ op: 'exportClose', exportId }).catch(() => undefined);
+      if (!finished && !this.closed && this.worker === worker)
+        await this.call({ op: 'exportClose', exportId }).catch(() => undefined);
     }
   }
 

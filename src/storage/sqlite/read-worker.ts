@@ -21,13 +21,15 @@ const { dbPath } = workerData as { dbPath: string };
 const db = openDatabase(dbPath, { readonly: true });
 const queries = new ReadQueries(db);
 const aggregates = new AggregateQueries(db);
+/** Open exports by the id of the request that opened them (unique for the client's lifetime). */
 const exports = new Map<number, Generator<string>>();
-let nextExportId = 1;
 
 /**
  * Rows are read and encoded a few hundred at a time, so that they are garbage before the next
  * young-generation collection (chunks of thousands of row objects survive it and cost twice the
- * export's time in GC), and sent `rowsPerMessage` at a time.
+ * export's time in GC), and sent `rowsPerMessage` at a time. The preamble travels with the first
+ * rows, so that the first message has already run the query: an export that cannot start fails
+ * before the HTTP handler has sent a status (data.ts).
  */
 const ENCODE_ROWS = 250;
 
@@ -36,8 +38,7 @@ function* encode(
   format: ExportFormat,
   rowsPerMessage: number,
 ): Generator<string> {
-  yield exportPreamble(format);
-  let text = '';
+  let text = exportPreamble(format);
   let rows = 0;
   for (const chunk of chunks) {
     text += encodeRows(chunk, format);
@@ -70,17 +71,22 @@ function handle(request: ReadRequest): unknown {
     case 'listTagValues':
       return listTagValues(db, request.valuesPerKey);
     case 'exportOpen': {
-      const exportId = nextExportId++;
       exports.set(
-        exportId,
+        request.id,
         encode(queries.iterateUsage(request.filter, ENCODE_ROWS), request.format, request.chunkRows),
       );
-      return exportId;
+      return request.id;
     }
     case 'exportNext': {
       const iterator = exports.get(request.exportId);
       if (!iterator) throw new Error(`unknown export ${request.exportId}`);
-      const step = iterator.next();
+      let step: IteratorResult<string>;
+      try {
+        step = iterator.next();
+      } catch (error) {
+        exports.delete(request.exportId);
+        throw error;
+      }
       if (step.done) {
         exports.delete(request.exportId);
         return null;
