@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { groupCostUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
 import type { ModelPricing } from '../repricing/price-book.js';
 import type { HttpDeps } from './deps.js';
 import { EXAMPLES, withExamples } from './request-examples.js';
-import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
+import { GroupCostUsd, responses } from './schemas.js';
 
 const Latency = Type.Record(
   Type.String(),

@@ -1,8 +1,4 @@
 import { type TSchema, Type } from 'typebox';
-import { nanoToUsd } from '../lib/money.js';
-
-export { groupCostUsd } from '../lib/money.js';
-
 /** The one error body, compatible with the original's `{"status":"error","message","requestId"}`. */
 export const ErrorBody = Type.Object(
   {

@@ -7,7 +7,7 @@ import { formatIsoTime } from '../lib/time.js';
 import type { TokenRecord } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
 import { EXAMPLES, withExamples } from './request-examples.js';
-import { GroupCostUsd, groupCostUsd, IdParams, OkBody, responses } from './schemas.js';
+import { GroupCostUsd, IdParams, OkBody, responses } from './schemas.js';
 
 export const TokenBody = Type.Object({
   id: Type.Integer(),

@@ -8,6 +8,7 @@ import {
 } from '../analytics/usage-analytics.js';
 import { AppError } from '../errors.js';
 import { TAG_KEY } from '../ingest/record-schema.js';
+import { groupCostUsd } from '../lib/money.js';
 import { formatIsoTime } from '../lib/time.js';
 import { type CalendarUnit, isValidTimeZone, Zone } from '../lib/zoned-time.js';
 import type { UsageFilter } from '../storage/store.js';
@@ -16,7 +17,7 @@ import { parseUsageFilter } from '../usage-filter.js';
 import { AttributionFilterQuery } from './analytics-filter.js';
 import { UsageFilterQuery } from './data.js';
 import type { HttpDeps } from './deps.js';
-import { GroupCostUsd, groupCostUsd, responses } from './schemas.js';
+import { GroupCostUsd, responses } from './schemas.js';
 
 /**
  * GET /usage/summary, /usage/timeseries, /usage/top, /usage/tags: the dashboard's analytics,
