@@ -102,7 +102,7 @@ test('rows stored under the default provider move to the one their model belongs
   const dry = await cli('reprice');
   expect(dry.stdout).toContain('claude-sonnet-4: 1 rows move from provider openai to anthropic');
   const applied = JSON.parse((await cli('reprice', '--apply', '--json')).stdout);
-  expect(applied.providerMoves).toEqual([
+  expect(applied.provider_moves).toEqual([
     { model: 'claude-sonnet-4', from: 'openai', to: 'anthropic', rows: 1 },
   ]);
   const [row] = (await ctx.admin('GET', '/data?model=claude-sonnet-4')).json().data;
