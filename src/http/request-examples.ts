@@ -59,6 +59,14 @@ export const EXAMPLES = {
       actor: 'alice',
     },
   ],
-  reprice: [{ model: 'ft:gpt-4o-mini:acme', start: '2026-11-01', end: '2026-11-30', dry_run: true }],
+  reprice: [
+    {
+      model: 'ft:gpt-4o-mini:acme',
+      start: '2026-11-01',
+      end: '2026-11-30',
+      dry_run: true,
+      infer_provider: true,
+    },
+  ],
   undoReprice: [{ actor: 'alice' }],
 } as const;
