@@ -24,7 +24,7 @@ import type { BucketStore } from './ratelimit/bucket-store.js';
 import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
 import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
 import { createRepriceService } from './repricing/reprice-service.js';
-import type { Store } from './storage/store.js';
+import type { Store, WriteState } from './storage/store.js';
 
 export interface AppDeps {
   config: Config;
@@ -113,5 +113,53 @@ export async function buildApp(input: AppDeps): Promise<App> {
   });
 
   await registerRoutes(app, deps);
+  const unwatch = watchWriteState({ store, metrics, clock, log: app.log, config });
+  app.addHook('onClose', async () => unwatch());
   return Object.assign(app, { deps }) as unknown as App;
+}
+
+/**
+ * Logs each episode of refused writes (locked, disk full, failed) once when it starts and once
+ * when it ends, however many requests it refused (those answer 503 without an error log line),
+ * and keeps the Prometheus write-state gauge current.
+ */
+function watchWriteState(deps: {
+  store: Store;
+  metrics: Metrics;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  config: Config;
+}): () => void {
+  const { store, metrics, clock, log, config } = deps;
+  let episode: { state: WriteState; startedAt: number } | undefined;
+  return store.onWriteStateChange((state) => {
+    metrics.prometheus.observeWriteState(state);
+    if (state === 'ok') {
+      if (episode) {
+        const seconds = Math.round((clock.now() - episode.startedAt) / 100) / 10;
+        log.info(
+          { writeState: state, after: episode.state, seconds },
+          `database writes resumed after ${seconds} s (${episode.state})`,
+        );
+      }
+      episode = undefined;
+      return;
+    }
+    episode = { state, startedAt: episode?.startedAt ?? clock.now() };
+    if (state === 'locked')
+      log.warn(
+        { writeState: state, waitMs: config.dbLockWaitMs },
+        `database writes refused: another process has held the write lock for ${config.dbLockWaitMs} ms (DB_LOCK_WAIT_MS); writes answer 503 unavailable until it is released`,
+      );
+    else if (state === 'full')
+      log.error(
+        { writeState: state, database: config.dbPath },
+        `database writes refused: the disk holding ${config.dbPath} is full; writes answer 503 storage_full until space is freed, then resume by themselves`,
+      );
+    else
+      log.error(
+        { writeState: state },
+        'database writes stopped: a sync to disk failed, so later writes could not be called durable; restart the service',
+      );
+  });
 }

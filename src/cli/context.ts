@@ -44,7 +44,11 @@ export function loadCliConfig(io: CliIo, global: GlobalOptions = {}): Config {
 /** Opens (and migrates) the service database; any failure to do so is exit 4. */
 export function openCliStore(config: Config, options: SqliteStoreOptions = {}): SqliteStore {
   try {
-    return createSqliteStore(config.dbPath, { scanTimeoutMs: config.scanTimeoutMs, ...options });
+    return createSqliteStore(config.dbPath, {
+      scanTimeoutMs: config.scanTimeoutMs,
+      lockWaitMs: config.dbLockWaitMs,
+      ...options,
+    });
   } catch (error) {
     throw databaseError(config.dbPath, error);
   }

@@ -1,10 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js';
-import { QueryTimeoutError } from '../storage/store.js';
+import { QueryTimeoutError, StoreFullError, StoreLockedError } from '../storage/store.js';
 
-const CODE_FOR_STATUS: Record<number, ErrorCode> = Object.fromEntries(
-  Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode]),
-);
+/** Retry-After, in seconds, for writes refused because another process holds the write lock. */
+export const LOCKED_RETRY_AFTER_S = 1;
+/** Retry-After, in seconds, for writes refused because the disk is full. */
+export const STORAGE_FULL_RETRY_AFTER_S = 10;
+
+/** The first code of the table for each status (503 is `unavailable`, not `storage_full`). */
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {};
+for (const [code, status] of Object.entries(ERROR_STATUS)) CODE_FOR_STATUS[status] ??= code as ErrorCode;
 
 /** Fastify's own 4xx errors, re-worded for clients. */
 const FASTIFY_MESSAGES: Record<string, string> = {
@@ -32,6 +37,20 @@ export function toAppError(error: FastifyError | Error): AppError {
     return new AppError('invalid_request', error.message);
   }
   if (error instanceof SyntaxError) return new AppError('invalid_request', 'Request body is not valid JSON');
+  if (error instanceof StoreLockedError) {
+    return new AppError(
+      'unavailable',
+      'The database is locked by another process; nothing was stored. Retry shortly.',
+      { 'retry-after': String(LOCKED_RETRY_AFTER_S) },
+    );
+  }
+  if (error instanceof StoreFullError) {
+    return new AppError(
+      'storage_full',
+      'The disk holding the database is full; nothing was stored. Retry later: writes resume once space is freed.',
+      { 'retry-after': String(STORAGE_FULL_RETRY_AFTER_S) },
+    );
+  }
   if (error instanceof QueryTimeoutError) {
     return new AppError(
       'unavailable',
@@ -69,7 +88,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    if (appError.statusCode >= 500) {
+    // A locked or full database is logged once per episode (app.ts), not once per refused request.
+    const isEpisode = error instanceof StoreLockedError || error instanceof StoreFullError;
+    if (appError.statusCode >= 500 && !isEpisode) {
       request.log.error({ err: error, reqId: request.id }, 'request failed');
     }
     return sendError(request, reply, appError);
