@@ -254,6 +254,9 @@ export interface RepriceRunSummary {
  */
 export type WriteState = 'ok' | 'locked' | 'full' | 'failed';
 
+/** Below this much free space a disk counts as full: a group commit's WAL frames can need more. */
+export const FULL_DISK_BYTES = 1_048_576;
+
 export interface WriteHealth {
   state: WriteState;
   /** Free bytes on the database's file system, when the backend can tell. */
