@@ -4,8 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { createClientErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
+import { registerBodyBudget } from './http/hooks/body-budget.js';
 import {
   createRequestIdGenerator,
   loggerOptions,
@@ -66,6 +67,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     authenticate,
   };
 
+  const nextRequestId = createRequestIdGenerator();
   const app = Fastify({
     ...(input.logger ? { loggerInstance: input.logger } : { logger: loggerOptions(config) }),
     // The access log is ours (hooks/observe.ts): sampled, so that it does not cost throughput.
@@ -73,7 +75,18 @@ export async function buildApp(input: AppDeps): Promise<App> {
     childLoggerFactory: requestLoggerFactory,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    genReqId: createRequestIdGenerator(),
+    genReqId: nextRequestId,
+    // Slow clients: a request must arrive whole within these limits, or it is answered 408 and its
+    // connection closed (Node's defaults are 60 s and 300 s; Fastify turns the second off).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // Node checks the limits every 30 s by default, which would let a stalled request live that
+      // much longer than REQUEST_TIMEOUT_MS.
+      connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    clientErrorHandler: createClientErrorHandler(nextRequestId),
     return503OnClosing: true,
     schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -86,6 +99,12 @@ export async function buildApp(input: AppDeps): Promise<App> {
   app.addSchema(ErrorBody);
   registerErrorHandling(app);
   registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });
+  const bodyBudget = registerBodyBudget(app, {
+    limitBytes: config.bodyBudgetBytes,
+    bodyLimitBytes: config.bodyLimitBytes,
+    metrics,
+  });
+  metrics.prometheus.watchBodyBytes(() => bodyBudget.inFlightBytes);
 
   if (config.allowedOrigins.length > 0) {
     await app.register(cors, {

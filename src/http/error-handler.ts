@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js';
 import { QueryTimeoutError, StoreFullError, StoreLockedError } from '../storage/store.js';
@@ -88,9 +90,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    // A locked or full database is logged once per episode (app.ts), not once per refused request.
-    const isEpisode = error instanceof StoreLockedError || error instanceof StoreFullError;
-    if (appError.statusCode >= 500 && !isEpisode) {
+    // Shedding is not a failure: a locked or full database is logged once per episode (app.ts),
+    // a refusal under load (the body budget) by the access log line; neither once per request
+    // with a stack, which under attack would be the costliest thing the server does.
+    const isShed =
+      error instanceof StoreLockedError ||
+      error instanceof StoreFullError ||
+      (error instanceof AppError && error.code === 'unavailable');
+    if (appError.statusCode >= 500 && !isShed) {
       request.log.error({ err: error, reqId: request.id }, 'request failed');
     }
     return sendError(request, reply, appError);
@@ -111,4 +118,48 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     return sendError(request, reply, new AppError('not_found', `No route for ${request.method} ${path}`));
   });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: errors Node's HTTP server raises on a socket before (or instead
+ * of) a request reaching Fastify. A request that took longer than HEADERS_TIMEOUT_MS /
+ * REQUEST_TIMEOUT_MS to arrive is answered 408 `request_timeout`, anything malformed 400, in the
+ * one error shape (with a fresh request id: the request, if any, never reached a handler), and
+ * the connection is closed.
+ */
+export function createClientErrorHandler(nextRequestId: () => string) {
+  return function clientErrorHandler(
+    this: FastifyInstance,
+    error: Error & { code?: string },
+    socket: Socket,
+  ): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const appError =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new AppError(
+            'request_timeout',
+            'The request was not received in time; the connection is closed. Send the whole request promptly.',
+          )
+        : new AppError(
+            'invalid_request',
+            error.code === 'HPE_HEADER_OVERFLOW' ? 'Request headers are too large' : 'Malformed HTTP request',
+          );
+    const requestId = nextRequestId();
+    this.log.debug({ err: error, reqId: requestId }, 'client error');
+    const body = JSON.stringify({
+      status: 'error',
+      code: appError.code,
+      message: appError.message,
+      requestId,
+    });
+    // A response already under way on this socket cannot be followed by another one.
+    const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !response?.headersSent) {
+      const status = appError.statusCode;
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
 }
