@@ -49,6 +49,10 @@ export interface CrashTestResult {
   requests: number;
   /** Requests that failed (connection refused or reset, 5xx) and were sent again. */
   retries: number;
+  /** Of those, requests cut off by a kill after they reached the service (not refused outright). */
+  interrupted: number;
+  /** Records first answered as duplicates: stored by a request whose answer the kill cut off. */
+  answeredDuplicate: number;
   acknowledged: number;
   stored: number;
   lost: number;
@@ -162,6 +166,8 @@ export async function runCrashTest(input: Partial<CrashTestOptions> = {}): Promi
   const acknowledged = new Set<string>();
   let requests = 0;
   let retries = 0;
+  let interrupted = 0;
+  const answeredDuplicate = 0;
   let generating = true;
 
   /** Sends `eventIds` until the service answers for every one of them. */
@@ -204,6 +210,8 @@ export async function runCrashTest(input: Partial<CrashTestOptions> = {}): Promi
       } catch (error) {
         if (error instanceof Error && error.message.startsWith('unexpected')) throw error;
         // Refused, reset or cut off by the kill: send the same records again.
+        const code = ((error as { cause?: { code?: unknown } }).cause?.code ?? '') as string;
+        if (code !== 'ECONNREFUSED') interrupted += 1;
       }
       retries += 1;
       await sleep(20 + next() * 80);
@@ -260,6 +268,8 @@ export async function runCrashTest(input: Partial<CrashTestOptions> = {}): Promi
       kills: options.kills,
       requests,
       retries,
+      interrupted,
+      answeredDuplicate,
       acknowledged: acknowledged.size,
       stored,
       lost: [...acknowledged].filter((eventId) => !storedIds.has(eventId)).length,
@@ -306,8 +316,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   console.log(
     [
       `kills          ${result.kills}`,
-      `requests       ${result.requests} (${result.retries} retried)`,
-      `acknowledged   ${result.acknowledged}`,
+      `requests       ${result.requests} (${result.retries} failed and sent again, ${result.interrupted} of them cut off by a kill)`,
+      `acknowledged   ${result.acknowledged} (${result.answeredDuplicate} first answered as duplicates: stored by a request the kill cut off)`,
       `stored         ${result.stored}`,
       `lost           ${result.lost}`,
       `duplicated     ${result.duplicated}`,

@@ -39,7 +39,13 @@ export function toAppError(error: FastifyError | Error): AppError {
     return new AppError('invalid_request', error.message);
   }
   if (error instanceof SyntaxError) return new AppError('invalid_request', 'Request body is not valid JSON');
-  if (error instanceof StoreLockedError) {
+  // A read on the writer connection that met a lock (rare in WAL mode: another process recovering
+  // the WAL) fails at once rather than wait on the event loop; it is as retryable as a write.
+  const sqliteCode = (error as { code?: unknown }).code;
+  if (
+    error instanceof StoreLockedError ||
+    (typeof sqliteCode === 'string' && sqliteCode.startsWith('SQLITE_BUSY'))
+  ) {
     return new AppError(
       'unavailable',
       'The database is locked by another process; nothing was stored. Retry shortly.',
