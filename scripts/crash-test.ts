@@ -167,7 +167,7 @@ export async function runCrashTest(input: Partial<CrashTestOptions> = {}): Promi
   let requests = 0;
   let retries = 0;
   let interrupted = 0;
-  const answeredDuplicate = 0;
+  let answeredDuplicate = 0;
   let generating = true;
 
   /** Sends `eventIds` until the service answers for every one of them. */
@@ -189,9 +189,11 @@ export async function runCrashTest(input: Partial<CrashTestOptions> = {}): Promi
           signal: AbortSignal.timeout(30_000),
         });
         const body = (await response.json()) as {
+          duplicate?: boolean;
           results?: { status: string }[];
         };
         if (!asBatch && (response.status === 201 || response.status === 200)) {
+          if (body.duplicate === true) answeredDuplicate += 1;
           for (const eventId of eventIds) acknowledged.add(eventId);
           return;
         }
@@ -202,6 +204,7 @@ export async function runCrashTest(input: Partial<CrashTestOptions> = {}): Promi
             statuses.some((s) => s !== 'created' && s !== 'duplicate')
           )
             throw new Error(`unexpected batch answer: ${JSON.stringify(body)}`);
+          answeredDuplicate += statuses.filter((s) => s === 'duplicate').length;
           for (const eventId of eventIds) acknowledged.add(eventId);
           return;
         }
