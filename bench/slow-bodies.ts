@@ -81,6 +81,16 @@ async function startService(dbPath: string): Promise<{ child: ChildProcess; base
   throw new Error(`service did not start:\n${output}`);
 }
 
+/** The service's own event-loop delay since the previous call (each scrape resets it), in ms. */
+async function eventLoopLag(baseUrl: string): Promise<{ maxMs: number; p99Ms: number }> {
+  const text = await (
+    await fetch(`${baseUrl}/metrics/prometheus`, { headers: { 'x-api-key': API_KEY } })
+  ).text();
+  const read = (name: string) =>
+    Number(new RegExp(`^cg_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+  return { maxMs: Math.round(read('max')), p99Ms: Math.round(read('p99')) };
+}
+
 async function pingMs(baseUrl: string): Promise<number> {
   const started = performance.now();
   try {
@@ -165,6 +175,7 @@ async function main(): Promise<void> {
     );
     console.log(`before: RSS ${rssMb(pid)} MB, /ping ${Math.round(Math.min(...pings))} ms`);
 
+    await eventLoopLag(baseUrl);
     let attackers: Attacker[] = [];
     const attackInput = { port: Number(new URL(baseUrl).port), token, connections, bodyBytes, sentBytes };
     const attacker = spawn(
@@ -195,7 +206,10 @@ async function main(): Promise<void> {
       );
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
-    console.log(`during: peak RSS ${peakRss} MB, worst /ping ${Math.round(worstPing)} ms`);
+    const lag = await eventLoopLag(baseUrl);
+    console.log(
+      `during: peak RSS ${peakRss} MB, worst /ping ${Math.round(worstPing)} ms (seen by this client); the service's event-loop delay: max ${lag.maxMs} ms, p99 ${lag.p99Ms} ms`,
+    );
     attacker.send('stop');
     await attackerDone;
     await new Promise((resolve) => setTimeout(resolve, 10_000));
