@@ -53,6 +53,11 @@ describe('a write lock held by another connection', () => {
       answered = true;
       return response;
     });
+    // Let the write reach the store and meet the lock: the old code then blocked the event loop
+    // for the 5 s busy timeout, twice, and answered 500.
+    for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    expect(ctx.store.queuedWrites).toBe(1);
     for (let i = 0; i < 3; i += 1) {
       const ping = await ctx.app.inject({ method: 'GET', url: '/ping' });
       expect(ping.statusCode).toBe(200);
