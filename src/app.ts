@@ -4,8 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { createClientErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
+import { registerBodyBudget } from './http/hooks/body-budget.js';
 import { registerJsonBodyParser } from './http/hooks/json-body.js';
 import {
   createRequestIdGenerator,
@@ -25,7 +26,7 @@ import type { BucketStore } from './ratelimit/bucket-store.js';
 import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
 import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
 import { createRepriceService } from './repricing/reprice-service.js';
-import type { Store } from './storage/store.js';
+import type { Store, WriteState } from './storage/store.js';
 
 export interface AppDeps {
   config: Config;
@@ -78,6 +79,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     authenticate,
   };
 
+  const nextRequestId = createRequestIdGenerator();
   const app = Fastify({
     ...(input.logger ? { loggerInstance: input.logger } : { logger: loggerOptions(config) }),
     // The access log is ours (hooks/observe.ts): sampled, so that it does not cost throughput.
@@ -85,7 +87,18 @@ export async function buildApp(input: AppDeps): Promise<App> {
     childLoggerFactory: requestLoggerFactory,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    genReqId: createRequestIdGenerator(),
+    genReqId: nextRequestId,
+    // Slow clients: a request must arrive whole within these limits, or it is answered 408 and its
+    // connection closed (Node's defaults are 60 s and 300 s; Fastify turns the second off).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // Node checks the limits every 30 s by default, which would let a stalled request live that
+      // much longer than REQUEST_TIMEOUT_MS.
+      connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    clientErrorHandler: createClientErrorHandler(nextRequestId),
     return503OnClosing: true,
     schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -99,6 +112,12 @@ export async function buildApp(input: AppDeps): Promise<App> {
   app.addSchema(ErrorBody);
   registerErrorHandling(app);
   registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });
+  const bodyBudget = registerBodyBudget(app, {
+    limitBytes: config.bodyBudgetBytes,
+    bodyLimitBytes: config.bodyLimitBytes,
+    metrics,
+  });
+  metrics.prometheus.watchBodyBytes(() => bodyBudget.inFlightBytes);
 
   if (config.allowedOrigins.length > 0) {
     await app.register(cors, {
@@ -127,5 +146,53 @@ export async function buildApp(input: AppDeps): Promise<App> {
 
   await registerRoutes(app, deps);
   warnRefusedOverrides(app.log, prices.refused(), metrics);
+  const unwatch = watchWriteState({ store, metrics, clock, log: app.log, config });
+  app.addHook('onClose', async () => unwatch());
   return Object.assign(app, { deps }) as unknown as App;
+}
+
+/**
+ * Logs each episode of refused writes (locked, disk full, failed) once when it starts and once
+ * when it ends, however many requests it refused (those answer 503 without an error log line),
+ * and keeps the Prometheus write-state gauge current.
+ */
+function watchWriteState(deps: {
+  store: Store;
+  metrics: Metrics;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  config: Config;
+}): () => void {
+  const { store, metrics, clock, log, config } = deps;
+  let episode: { state: WriteState; startedAt: number } | undefined;
+  return store.onWriteStateChange((state) => {
+    metrics.prometheus.observeWriteState(state);
+    if (state === 'ok') {
+      if (episode) {
+        const seconds = Math.round((clock.now() - episode.startedAt) / 100) / 10;
+        log.info(
+          { writeState: state, after: episode.state, seconds },
+          `database writes resumed after ${seconds} s (${episode.state})`,
+        );
+      }
+      episode = undefined;
+      return;
+    }
+    episode = { state, startedAt: episode?.startedAt ?? clock.now() };
+    if (state === 'locked')
+      log.warn(
+        { writeState: state, waitMs: config.dbLockWaitMs },
+        `database writes refused: another process has held the write lock for ${config.dbLockWaitMs} ms (DB_LOCK_WAIT_MS); writes answer 503 unavailable until it is released`,
+      );
+    else if (state === 'full')
+      log.error(
+        { writeState: state, database: config.dbPath },
+        `database writes refused: the disk holding ${config.dbPath} is full; writes answer 503 storage_full until space is freed, then resume by themselves`,
+      );
+    else
+      log.error(
+        { writeState: state },
+        'database writes stopped: a sync to disk failed, so later writes could not be called durable; restart the service',
+      );
+  });
 }

@@ -95,6 +95,26 @@ describe('loadConfig', () => {
     }
   });
 
+  test('fault limits: lock wait, header and request timeouts, body budget, with their defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      dbLockWaitMs: 2000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      bodyBudgetBytes: 64 * 1_048_576,
+    });
+    expect(loadConfig({ DB_LOCK_WAIT_MS: '0' }).dbLockWaitMs).toBe(0);
+    expect(problems({ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' })).toEqual([
+      'REQUEST_TIMEOUT_MS (10000) must be at least HEADERS_TIMEOUT_MS (20000): it covers the headers and the body',
+    ]);
+    expect(problems({ BODY_LIMIT_BYTES: '2097152', BODY_BUDGET_BYTES: '1048576' })).toEqual([
+      'BODY_BUDGET_BYTES (1048576) must be at least BODY_LIMIT_BYTES (2097152), or a body of the largest allowed size could never be received',
+    ]);
+    expect(problems({ DB_LOCK_WAIT_MS: '60001', REQUEST_TIMEOUT_MS: '99' })).toEqual([
+      'DB_LOCK_WAIT_MS must be a whole number from 0 to 60000 (got "60001")',
+      'REQUEST_TIMEOUT_MS must be a whole number from 100 to 3600000 (got "99")',
+    ]);
+  });
+
   test('each burst falls back to its own rate; the ingest limit does not follow the admin one', () => {
     const config = loadConfig({ RATE_LIMIT_RPM: '30', RATE_LIMIT_BURST: '40', INGEST_RPM: '600' });
     expect(config.rateLimit).toMatchObject({ ratePerMinute: 30, burst: 40 });

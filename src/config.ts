@@ -42,6 +42,14 @@ export interface Config {
   readonly requestLogSampleRate: number;
   /** How long an analytics question the rollups cannot answer may scan usage rows (then 503). */
   readonly scanTimeoutMs: number;
+  /** How long a write waits (asynchronously) for a write lock held by another process (then 503). */
+  readonly dbLockWaitMs: number;
+  /** Longest a client may take to send a request's headers (then 408 and the connection closes). */
+  readonly headersTimeoutMs: number;
+  /** Longest a client may take to send a whole request, headers and body (then 408). */
+  readonly requestTimeoutMs: number;
+  /** Request-body bytes being received at once, across all connections, before new bodies get 503. */
+  readonly bodyBudgetBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -228,6 +236,34 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description:
       'How long an analytics question the rollups cannot answer may scan usage rows before it is stopped (503 `unavailable`).',
   },
+  {
+    name: 'DB_LOCK_WAIT_MS',
+    default: '2000',
+    unit: 'milliseconds (0-60000)',
+    description:
+      'How long a write waits for the database write lock while another process holds it (without blocking other requests) before it is answered 503 `unavailable`.',
+  },
+  {
+    name: 'HEADERS_TIMEOUT_MS',
+    default: '10000',
+    unit: 'milliseconds (100-600000)',
+    description:
+      'Longest a client may take to send the headers of a request; then 408 `request_timeout` and the connection is closed.',
+  },
+  {
+    name: 'REQUEST_TIMEOUT_MS',
+    default: '30000',
+    unit: 'milliseconds (100-3600000)',
+    description:
+      'Longest a client may take to send a whole request, headers and body; then 408 `request_timeout` and the connection is closed. At least HEADERS_TIMEOUT_MS.',
+  },
+  {
+    name: 'BODY_BUDGET_BYTES',
+    default: '67108864',
+    unit: 'bytes (at least BODY_LIMIT_BYTES)',
+    description:
+      'Request-body bytes held at once across all connections (received, not yet answered). A body that would go past it is answered 503 `unavailable` with Retry-After.',
+  },
 ];
 
 /** Shortest API_KEY / INGEST_KEY accepted when ENV=production. */
@@ -341,6 +377,18 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const bodyLimitBytes = integer('BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576);
   const authFailuresPerMinute = integer('AUTH_FAILURES_PER_MINUTE', 10, 1, 1_000_000);
   const scanTimeoutSeconds = integer('SCAN_TIMEOUT_SECONDS', 30, 1, 3600);
+  const dbLockWaitMs = integer('DB_LOCK_WAIT_MS', 2000, 0, 60_000);
+  const headersTimeoutMs = integer('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestTimeoutMs = integer('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs)
+    problems.push(
+      `REQUEST_TIMEOUT_MS (${requestTimeoutMs}) must be at least HEADERS_TIMEOUT_MS (${headersTimeoutMs}): it covers the headers and the body`,
+    );
+  const bodyBudgetBytes = integer('BODY_BUDGET_BYTES', 64 * 1_048_576, 1024, 2 ** 40);
+  if (bodyBudgetBytes < bodyLimitBytes)
+    problems.push(
+      `BODY_BUDGET_BYTES (${bodyBudgetBytes}) must be at least BODY_LIMIT_BYTES (${bodyLimitBytes}), or a body of the largest allowed size could never be received`,
+    );
 
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -407,6 +455,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     logLevel: logLevel as Config['logLevel'],
     requestLogSampleRate,
     scanTimeoutMs: scanTimeoutSeconds * 1000,
+    dbLockWaitMs,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    bodyBudgetBytes,
   });
 }
 

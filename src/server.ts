@@ -1,7 +1,8 @@
+import type { FastifyBaseLogger } from 'fastify';
 import { type App, buildApp } from './app.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics/metrics.js';
-import type { Store } from './storage/store.js';
+import { FULL_DISK_BYTES, type Store } from './storage/store.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -19,9 +20,11 @@ export async function startServer(input: {
   config: Config;
   store: Store;
   metrics: Metrics;
+  /** Default: Fastify's pino logger at config.logLevel. */
+  logger?: FastifyBaseLogger;
 }): Promise<RunningServer> {
   const { config, store, metrics } = input;
-  const app = await buildApp({ config, store, metrics });
+  const app = await buildApp({ config, store, metrics, ...(input.logger ? { logger: input.logger } : {}) });
   const address = await app.listen({ host: config.host, port: config.port });
   const log = app.log;
   log.info(
@@ -36,6 +39,12 @@ export async function startServer(input: {
   if (config.allowedOrigins.length === 0)
     log.info('CORS: no cross-origin browser access (ALLOWED_ORIGINS is empty)');
   if (config.openaiModel) log.info('OPENAI_MODEL is set but unused: every record is priced by its own model');
+  const writes = await store.writeHealth();
+  if (writes.freeBytes !== undefined && writes.freeBytes < FULL_DISK_BYTES)
+    log.error(
+      { database: config.dbPath, freeBytes: writes.freeBytes },
+      `the disk holding ${config.dbPath} is full (${writes.freeBytes} bytes free): writes will answer 503 storage_full until space is freed`,
+    );
 
   let closing: Promise<void> | undefined;
   return {

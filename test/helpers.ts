@@ -38,7 +38,7 @@ export const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 /** A whole app on a fresh SQLite file, with keys set and generous limits unless overridden. */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { clock?: Clock; store?: Pick<SqliteStoreOptions, 'scanTimeoutMs'> } = {},
+  options: { clock?: Clock; store?: Pick<SqliteStoreOptions, 'scanTimeoutMs' | 'lockWaitMs' | 'disk'> } = {},
 ): Promise<TestContext> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cg-test-'));
   const config = testConfig({
@@ -54,6 +54,7 @@ export async function createTestApp(
     onCommit: (n, ms) => metrics.recordCommit(n, ms),
     onSync: (ms) => metrics.recordSync(ms),
     onRead: (operation, ms) => metrics.recordRead(operation, ms),
+    lockWaitMs: config.dbLockWaitMs,
     ...options.store,
   });
   const clock = createManualClock(T0);

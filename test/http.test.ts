@@ -23,7 +23,7 @@ describe('public endpoints', () => {
       status: 'healthy',
       timestamp: '2026-11-28T12:00:00Z',
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      checks: { database: 'ok' },
+      checks: { database: 'ok', writes: 'ok' },
     });
   });
 

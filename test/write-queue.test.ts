@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type Database from 'better-sqlite3';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { openDatabase } from '../src/storage/sqlite/open-database.js';
 import { createWalSync, type WalSync } from '../src/storage/sqlite/wal-sync.js';
 import { WriteQueue } from '../src/storage/sqlite/write-queue.js';
+import { StoreFullError, StoreLockedError } from '../src/storage/store.js';
 
 /**
  * The group commit with its durability step off the event loop: a write is answered only after a
@@ -150,4 +151,67 @@ test('drainAndClose waits for the last sync', async () => {
   await drain;
   expect(answered).toBe(true);
   await expect(queue.enqueue(insert(2))).rejects.toThrow(/closed/);
+});
+
+describe('a write lock held by another connection, and a full disk', () => {
+  let other: Database.Database;
+  beforeEach(() => {
+    other = new Database(path.join(dir, 'db.sqlite'));
+  });
+  afterEach(() => {
+    if (other.inTransaction) other.exec('ROLLBACK');
+    other.close();
+  });
+
+  // Regression (issue 16.4): SQLite's busy timeout was waited out on the event loop, 5 s per try.
+  test('a write that meets the lock waits without holding the event loop and commits once it is released', async () => {
+    queue = new WriteQueue(db, { lockWaitMs: 60_000 });
+    other.exec('BEGIN EXCLUSIVE');
+    let answered = false;
+    const write = queue.enqueue(insert(1)).then(() => {
+      answered = true;
+    });
+    for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(answered).toBe(false);
+    expect(queue.size).toBe(1);
+    expect(queue.state).toBe('ok'); // held for less than lockWaitMs: not reported
+    other.exec('ROLLBACK');
+    await write;
+    expect(count()).toBe(1);
+  });
+
+  test('a write still waiting after lockWaitMs is refused with StoreLockedError, having written nothing', async () => {
+    const states: string[] = [];
+    queue = new WriteQueue(db, { lockWaitMs: 20, onStateChange: (state) => states.push(state) });
+    other.exec('BEGIN EXCLUSIVE');
+    await expect(queue.enqueue(insert(1))).rejects.toBeInstanceOf(StoreLockedError);
+    expect(queue.state).toBe('locked');
+    expect(queue.probeLock()).toBe(false);
+    other.exec('ROLLBACK');
+    expect(queue.probeLock()).toBe(true);
+    expect(queue.state).toBe('ok');
+    expect(await queue.enqueue(insert(2))).toBe(1);
+    expect(db.prepare('SELECT v FROM t').pluck().all()).toEqual([2]);
+    expect(states).toEqual(['locked', 'ok']);
+  });
+
+  test('a transaction that finds the disk full is rolled back and refused with StoreFullError; the next one commits', async () => {
+    let diskFull = true;
+    const states: string[] = [];
+    queue = new WriteQueue(db, {
+      beforeCommit: () => {
+        if (diskFull) throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+      },
+      onStateChange: (state) => states.push(state),
+    });
+    const refused = [queue.enqueue(insert(1)), queue.enqueue(insert(2))];
+    for (const write of refused) await expect(write).rejects.toBeInstanceOf(StoreFullError);
+    expect(queue.state).toBe('full');
+    expect(count()).toBe(0);
+    diskFull = false;
+    await queue.enqueue(insert(3));
+    expect(queue.state).toBe('ok');
+    expect(db.prepare('SELECT v FROM t').pluck().all()).toEqual([3]);
+    expect(states).toEqual(['full', 'ok']);
+  });
 });

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
+import path from 'node:path';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import type { AppError } from '../errors.js';
 import { systemClock } from '../lib/clock.js';
@@ -10,6 +11,7 @@ import {
   type SqliteStore,
   type SqliteStoreOptions,
 } from '../storage/sqlite/sqlite-store.js';
+import { FULL_DISK_BYTES } from '../storage/store.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 export interface CliStream {
@@ -44,15 +46,42 @@ export function loadCliConfig(io: CliIo, global: GlobalOptions = {}): Config {
 /** Opens (and migrates) the service database; any failure to do so is exit 4. */
 export function openCliStore(config: Config, options: SqliteStoreOptions = {}): SqliteStore {
   try {
-    return createSqliteStore(config.dbPath, { scanTimeoutMs: config.scanTimeoutMs, ...options });
+    return createSqliteStore(config.dbPath, {
+      scanTimeoutMs: config.scanTimeoutMs,
+      lockWaitMs: config.dbLockWaitMs,
+      ...options,
+    });
   } catch (error) {
     throw databaseError(config.dbPath, error);
+  }
+}
+
+/** Free bytes on the file system holding `directory`, or undefined when it cannot be told. */
+function freeBytesSync(directory: string): number | undefined {
+  try {
+    const stats = statfsSync(directory);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
   }
 }
 
 export function databaseError(dbPath: string, error: unknown): CliError {
   const { code, syscall } = error as { code?: string; syscall?: string };
   const message = error instanceof Error ? error.message : String(error);
+  // On a full disk SQLite often cannot even size its WAL index (SQLITE_IOERR_SHMSIZE, "disk I/O
+  // error"): ask the file system rather than leave the operator with that message.
+  const free = freeBytesSync(path.dirname(dbPath));
+  const full =
+    code === 'SQLITE_FULL' ||
+    code === 'ENOSPC' ||
+    (code?.startsWith('SQLITE_IOERR') === true && free !== undefined && free < FULL_DISK_BYTES);
+  if (full) {
+    return new CliError(
+      EXIT.database,
+      `cannot open the database ${dbPath}: the disk holding it is full (${free ?? 'unknown'} bytes free); free some space and start again (${message})`,
+    );
+  }
   if (syscall !== undefined || code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN') {
     return new CliError(
       EXIT.database,

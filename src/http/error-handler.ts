@@ -1,10 +1,17 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js';
-import { QueryTimeoutError } from '../storage/store.js';
+import { QueryTimeoutError, StoreFullError, StoreLockedError } from '../storage/store.js';
 
-const CODE_FOR_STATUS: Record<number, ErrorCode> = Object.fromEntries(
-  Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode]),
-);
+/** Retry-After, in seconds, for writes refused because another process holds the write lock. */
+export const LOCKED_RETRY_AFTER_S = 1;
+/** Retry-After, in seconds, for writes refused because the disk is full. */
+export const STORAGE_FULL_RETRY_AFTER_S = 10;
+
+/** The first code of the table for each status (503 is `unavailable`, not `storage_full`). */
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {};
+for (const [code, status] of Object.entries(ERROR_STATUS)) CODE_FOR_STATUS[status] ??= code as ErrorCode;
 
 /** Fastify's own 4xx errors, re-worded for clients. */
 const FASTIFY_MESSAGES: Record<string, string> = {
@@ -32,6 +39,26 @@ export function toAppError(error: FastifyError | Error): AppError {
     return new AppError('invalid_request', error.message);
   }
   if (error instanceof SyntaxError) return new AppError('invalid_request', 'Request body is not valid JSON');
+  // A read on the writer connection that met a lock (rare in WAL mode: another process recovering
+  // the WAL) fails at once rather than wait on the event loop; it is as retryable as a write.
+  const sqliteCode = (error as { code?: unknown }).code;
+  if (
+    error instanceof StoreLockedError ||
+    (typeof sqliteCode === 'string' && sqliteCode.startsWith('SQLITE_BUSY'))
+  ) {
+    return new AppError(
+      'unavailable',
+      'The database is locked by another process; nothing was stored. Retry shortly.',
+      { 'retry-after': String(LOCKED_RETRY_AFTER_S) },
+    );
+  }
+  if (error instanceof StoreFullError) {
+    return new AppError(
+      'storage_full',
+      'The disk holding the database is full; nothing was stored. Retry later: writes resume once space is freed.',
+      { 'retry-after': String(STORAGE_FULL_RETRY_AFTER_S) },
+    );
+  }
   if (error instanceof QueryTimeoutError) {
     return new AppError(
       'unavailable',
@@ -75,7 +102,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    if (appError.statusCode >= 500) {
+    // Shedding is not a failure: a locked or full database is logged once per episode (app.ts),
+    // a refusal under load (the body budget) by the access log line; neither once per request
+    // with a stack, which under attack would be the costliest thing the server does.
+    const isShed =
+      error instanceof StoreLockedError ||
+      error instanceof StoreFullError ||
+      (error instanceof AppError && error.code === 'unavailable');
+    if (appError.statusCode >= 500 && !isShed) {
       request.log.error({ err: error, reqId: request.id }, 'request failed');
     }
     return sendError(request, reply, appError);
@@ -96,4 +130,48 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     return sendError(request, reply, new AppError('not_found', `No route for ${request.method} ${path}`));
   });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: errors Node's HTTP server raises on a socket before (or instead
+ * of) a request reaching Fastify. A request that took longer than HEADERS_TIMEOUT_MS /
+ * REQUEST_TIMEOUT_MS to arrive is answered 408 `request_timeout`, anything malformed 400, in the
+ * one error shape (with a fresh request id: the request, if any, never reached a handler), and
+ * the connection is closed.
+ */
+export function createClientErrorHandler(nextRequestId: () => string) {
+  return function clientErrorHandler(
+    this: FastifyInstance,
+    error: Error & { code?: string },
+    socket: Socket,
+  ): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const appError =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new AppError(
+            'request_timeout',
+            'The request was not received in time; the connection is closed. Send the whole request promptly.',
+          )
+        : new AppError(
+            'invalid_request',
+            error.code === 'HPE_HEADER_OVERFLOW' ? 'Request headers are too large' : 'Malformed HTTP request',
+          );
+    const requestId = nextRequestId();
+    this.log.debug({ err: error, reqId: requestId }, 'client error');
+    const body = JSON.stringify({
+      status: 'error',
+      code: appError.code,
+      message: appError.message,
+      requestId,
+    });
+    // A response already under way on this socket cannot be followed by another one.
+    const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !response?.headersSent) {
+      const status = appError.statusCode;
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
 }

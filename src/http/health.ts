@@ -6,10 +6,22 @@ import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
 
 const HealthBody = Type.Object({
-  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy')], {
+    description:
+      'healthy (200); degraded (503): the database answers but writes are refused until the cause in checks.writes is gone; unhealthy (503): the database does not answer.',
+  }),
   timestamp: Type.String({ description: 'Server time, ISO-8601 UTC.' }),
   version: Type.String(),
-  checks: Type.Object({ database: Type.Union([Type.Literal('ok'), Type.Literal('failed')]) }),
+  checks: Type.Object({
+    database: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+    writes: Type.Union(
+      [Type.Literal('ok'), Type.Literal('locked'), Type.Literal('full'), Type.Literal('failed')],
+      {
+        description:
+          'locked: another process holds the write lock; full: the disk is full; failed: writes stopped for good (restart needed).',
+      },
+    ),
+  }),
 });
 
 export function healthRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
@@ -32,30 +44,28 @@ export function healthRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       {
         config: { auth: 'public' },
         schema: {
-          summary: 'Readiness: checks that the database answers',
+          summary: 'Readiness: checks that the database answers and can take writes',
           tags: ['health'],
           response: responses({ 200: HealthBody, 503: HealthBody }),
         },
       },
       async (request, reply) => {
         const timestamp = formatIsoTime(deps.clock.now());
+        let database: 'ok' | 'failed' = 'ok';
         try {
           await deps.store.ping();
-          return {
-            status: 'healthy' as const,
-            timestamp,
-            version: VERSION,
-            checks: { database: 'ok' as const },
-          };
         } catch (error) {
           request.log.error({ err: error }, 'health check: database unavailable');
-          return reply.status(503).send({
-            status: 'unhealthy' as const,
-            timestamp,
-            version: VERSION,
-            checks: { database: 'failed' as const },
-          });
+          database = 'failed';
         }
+        const writes = (await deps.store.writeHealth()).state;
+        const status = database === 'failed' ? 'unhealthy' : writes === 'ok' ? 'healthy' : 'degraded';
+        return reply.status(status === 'healthy' ? 200 : 503).send({
+          status,
+          timestamp,
+          version: VERSION,
+          checks: { database, writes },
+        });
       },
     );
   };

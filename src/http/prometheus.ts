@@ -28,11 +28,14 @@ export function prometheusRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       },
       async (_request, reply) => {
         const stats = await deps.store.stats(deps.clock.now());
+        const writes = await deps.store.writeHealth();
+        deps.metrics.prometheus.observeWriteState(writes.state);
         const text = await deps.metrics.prometheus.render({
           usageRows: stats.usageRows,
           activeTrackingTokens: stats.activeTokens,
           lastUsageAt: stats.lastUsageAt,
           queuedWrites: queuedWrites(deps.store),
+          ...(writes.freeBytes === undefined ? {} : { diskFreeBytes: writes.freeBytes }),
         });
         return reply.type(deps.metrics.prometheus.contentType).header('cache-control', 'no-store').send(text);
       },

@@ -27,7 +27,15 @@ export const METRIC = {
   lastUsage: 'cg_last_usage_timestamp_seconds',
   buildInfo: 'cg_build_info',
   refusedPriceOverrides: 'cg_price_override_entries_refused',
+  dbWriteState: 'cg_db_write_state',
+  dbWriteEpisodes: 'cg_db_write_episodes_total',
+  dbDiskFree: 'cg_db_disk_free_bytes',
+  bodyBytesInFlight: 'cg_http_body_bytes_in_flight',
+  bodyBudgetRefusals: 'cg_http_body_budget_refusals_total',
 } as const;
+
+/** The write path's states (storage/store.ts WriteState), each a label value of cg_db_write_state. */
+export const WRITE_STATES = ['ok', 'locked', 'full', 'failed'] as const;
 
 /** Prefix of the Node.js process metrics (cg_process_cpu_seconds_total, cg_nodejs_heap_size_used_bytes, ...). */
 export const PROCESS_METRICS_PREFIX = 'cg_';
@@ -65,6 +73,8 @@ export interface ScrapeSnapshot {
   activeTrackingTokens: number;
   lastUsageAt: number | null;
   queuedWrites?: number;
+  /** Free bytes on the database's file system, when the store can tell. */
+  diskFreeBytes?: number;
 }
 
 export function createPrometheusMetrics(
@@ -197,6 +207,41 @@ export function createPrometheusMetrics(
     help: 'Entries of the stored price overrides this build cannot use (e.g. a regex RE2 cannot compile), skipped since start; each is logged with its name.',
     registers,
   });
+  let writeState: (typeof WRITE_STATES)[number] = 'ok';
+  new Gauge({
+    name: METRIC.dbWriteState,
+    help: 'The database write path: 1 for the current state (ok; locked: another process holds the write lock; full: the disk is full; failed: writes stopped until restart), 0 for the others.',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      for (const state of WRITE_STATES) this.set({ state }, state === writeState ? 1 : 0);
+    },
+  });
+  const dbWriteEpisodes = new Counter({
+    name: METRIC.dbWriteEpisodes,
+    help: 'Times the database write path left the ok state, by the state it entered (locked, full, failed).',
+    labelNames: ['state'],
+    registers,
+  });
+  const dbDiskFree = new Gauge({
+    name: METRIC.dbDiskFree,
+    help: 'Free bytes on the file system holding the database, at scrape time.',
+    registers,
+  });
+  let bodyBytesInFlight: () => number = () => 0;
+  new Gauge({
+    name: METRIC.bodyBytesInFlight,
+    help: 'Request-body bytes received and held (request not yet answered), across all connections; bounded by BODY_BUDGET_BYTES.',
+    registers,
+    collect() {
+      this.set(bodyBytesInFlight());
+    },
+  });
+  const bodyBudgetRefusals = new Counter({
+    name: METRIC.bodyBudgetRefusals,
+    help: 'Requests answered 503 because their body would have gone past BODY_BUDGET_BYTES.',
+    registers,
+  });
 
   const models = new BoundedLabel(MAX_MODEL_LABELS);
   const tokens = new BoundedLabel(MAX_TRACKING_TOKEN_LABELS);
@@ -273,6 +318,20 @@ export function createPrometheusMetrics(
       ingestBatchRecords.observe(records);
     },
 
+    observeWriteState(state: (typeof WRITE_STATES)[number]): void {
+      if (state !== 'ok' && state !== writeState) dbWriteEpisodes.inc({ state });
+      writeState = state;
+    },
+
+    /** Where the in-flight body bytes are read from at scrape time. */
+    watchBodyBytes(source: () => number): void {
+      bodyBytesInFlight = source;
+    },
+
+    countBodyBudgetRefusal(): void {
+      bodyBudgetRefusals.inc();
+    },
+
     observeUsage(usage: {
       model: string;
       ingestTokenId: number | null;
@@ -312,6 +371,8 @@ export function createPrometheusMetrics(
       else lastUsage.set(snapshot.lastUsageAt / 1000);
       if (snapshot.queuedWrites === undefined) writeQueueDepth.reset();
       else writeQueueDepth.set(snapshot.queuedWrites);
+      if (snapshot.diskFreeBytes === undefined) dbDiskFree.reset();
+      else dbDiskFree.set(snapshot.diskFreeBytes);
       return registry.metrics();
     },
   };

@@ -11,6 +11,10 @@
  * - Deleting a token never deletes or re-attributes its usage rows.
  * - Reads never block writes for long: a backend must not hold the writer while streaming an export.
  * - Implementations must not throw for expected outcomes (taken label, unknown id); those are values.
+ * - A write never blocks the event loop waiting for a lock. When another connection or process
+ *   holds the database's write lock, it waits asynchronously, then rejects with StoreLockedError;
+ *   when the disk is full it rejects with StoreFullError. Either way nothing of it was written,
+ *   and writes resume by themselves once the cause is gone.
  */
 
 import type { ExportFormat } from '../lib/usage-export.js';
@@ -259,9 +263,36 @@ export interface RepriceRunSummary {
   error: string | null;
 }
 
+/**
+ * Whether writes can proceed: 'locked' while another connection or process holds the write lock,
+ * 'full' after a write failed for lack of disk space (until a write succeeds again, or free space
+ * has grown), 'failed' once writes are refused for good (a failed sync: restart needed).
+ */
+export type WriteState = 'ok' | 'locked' | 'full' | 'failed';
+
+/** Below this much free space a disk counts as full: a group commit's WAL frames can need more. */
+export const FULL_DISK_BYTES = 1_048_576;
+
+export interface WriteHealth {
+  state: WriteState;
+  /** Free bytes on the database's file system, when the backend can tell. */
+  freeBytes?: number;
+}
+
 export interface Store {
   /** Throws when the database cannot answer a trivial query. */
   ping(): Promise<void>;
+  /**
+   * The write path's state, checked now without waiting for any lock (a probe of the write lock,
+   * free disk space). Never throws.
+   */
+  writeHealth(): Promise<WriteHealth>;
+  /**
+   * Calls `listener` each time the write path's state changes (e.g. 'ok' -> 'full' when a write
+   * fails for lack of space, 'full' -> 'ok' when one succeeds again). Listeners must not throw.
+   * Returns the function that unsubscribes.
+   */
+  onWriteStateChange(listener: (state: WriteState) => void): () => void;
   /** Commits every queued write, then releases connections and workers. Idempotent. */
   close(): Promise<void>;
 
@@ -356,5 +387,21 @@ export class QueryTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`the query scanned usage rows for longer than ${Math.round(timeoutMs / 1000)} s and was stopped`);
     this.name = 'QueryTimeoutError';
+  }
+}
+
+/** A write waited for the database's write lock, held by another connection or process, and gave up. */
+export class StoreLockedError extends Error {
+  constructor(readonly waitedMs: number) {
+    super(`the database's write lock was held by another connection for ${waitedMs} ms`);
+    this.name = 'StoreLockedError';
+  }
+}
+
+/** A write failed because the disk holding the database is full; nothing of it was written. */
+export class StoreFullError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the disk holding the database is full', options);
+    this.name = 'StoreFullError';
   }
 }

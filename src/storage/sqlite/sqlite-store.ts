@@ -1,3 +1,5 @@
+import { statfs } from 'node:fs/promises';
+import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { ExportFormat } from '../../lib/usage-export.js';
 import type {
@@ -13,6 +15,8 @@ import type {
   UsageCursor,
   UsageFilter,
   UsagePage,
+  WriteHealth,
+  WriteState,
 } from '../store.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import { withUsageNotifications } from '../usage-notifications.js';
@@ -44,7 +48,40 @@ export interface SqliteStoreOptions {
    * stopped (QueryTimeoutError). Default 30 s.
    */
   scanTimeoutMs?: number;
+  /**
+   * How long a write waits, off the event loop, for the write lock held by another connection or
+   * process before it fails with StoreLockedError. Default 2000.
+   */
+  lockWaitMs?: number;
+  /** The disk as the store sees it; tests pass a fake to simulate a full disk without filling one. */
+  disk?: Partial<DiskAccess>;
 }
+
+/** What the store asks of the disk beyond SQLite's own I/O. */
+export interface DiskAccess {
+  /** Free bytes (for unprivileged users) on the file system holding `directory`. */
+  freeBytes(directory: string): Promise<number>;
+  /**
+   * Runs inside every write transaction just before COMMIT. The real one does nothing; a test's
+   * throws SQLITE_FULL to stand for a disk that cannot take the transaction.
+   */
+  beforeCommit(): void;
+}
+
+export const realDisk: DiskAccess = {
+  async freeBytes(directory) {
+    const stats = await statfs(directory);
+    return stats.bavail * stats.bsize;
+  },
+  beforeCommit() {},
+};
+
+/**
+ * A 'full' state (a write failed for lack of space) ends when a write commits, or when the free
+ * space has grown by this much since the failure (someone cleaned up), so that /health recovers
+ * even when no write is tried.
+ */
+const FULL_RECOVERY_BYTES = 1_048_576;
 
 export interface SqliteStore extends Store {
   readonly db: Database.Database;
@@ -81,6 +118,11 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   // durable, off the event loop (wal-sync.ts).
   const db = openDatabase(dbPath, { synchronous: 'normal' });
   migrate(db);
+  const disk: DiskAccess = { ...realDisk, ...options.disk };
+  const directory = path.dirname(dbPath);
+  const stateListeners = new Set<(state: WriteState) => void>();
+  /** Free bytes measured after the write that found the disk full. */
+  let freeWhenFull: number | undefined;
   const walSync = createWalSync(db, dbPath);
   const rollups = new RollupWriter(db);
   const rateSets = new RateSetIds(db);
@@ -95,6 +137,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       touched = new Map();
       for (const [id, seenAt] of pending) touchToken.run(seenAt, id);
       rollups.flush();
+      disk.beforeCommit();
     },
     onRollback: () => {
       touched = new Map();
@@ -103,6 +146,25 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     },
     sync: walSync.sync,
     onSync: options.onSync,
+    lockWaitMs: options.lockWaitMs,
+    onStateChange: (state) => {
+      freeWhenFull = undefined;
+      if (state === 'full') {
+        disk.freeBytes(directory).then(
+          (free) => {
+            if (writes.state === 'full') freeWhenFull = free;
+          },
+          () => {},
+        );
+      }
+      for (const listener of stateListeners) {
+        try {
+          listener(state);
+        } catch {
+          // A listener's failure must not break the write path.
+        }
+      }
+    },
   });
 
   const reads = new ReadClient(dbPath, { onRead: options.onRead });
@@ -152,6 +214,39 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       if (writes.failure) throw writes.failure;
       ping.get();
       await reads.ping();
+    },
+
+    async writeHealth(): Promise<WriteHealth> {
+      let freeBytes: number | undefined;
+      try {
+        freeBytes = await disk.freeBytes(directory);
+      } catch {
+        freeBytes = undefined;
+      }
+      if (closed) return { state: writes.state };
+      if (
+        writes.state === 'full' &&
+        freeBytes !== undefined &&
+        freeWhenFull !== undefined &&
+        freeBytes >= freeWhenFull + FULL_RECOVERY_BYTES
+      ) {
+        writes.clearFull();
+      }
+      if (writes.state !== 'failed') {
+        try {
+          writes.probeLock();
+        } catch {
+          // The connection cannot even begin a transaction; ping() reports that.
+        }
+      }
+      return freeBytes === undefined ? { state: writes.state } : { state: writes.state, freeBytes };
+    },
+
+    onWriteStateChange(listener: (state: WriteState) => void) {
+      stateListeners.add(listener);
+      return () => {
+        stateListeners.delete(listener);
+      };
     },
 
     async close() {
