@@ -9,6 +9,7 @@ import type {
   RepriceScope,
   Store,
 } from '../store.js';
+import type { BudgetCostChange, BudgetLedger } from './budget-ledger.js';
 import { type RateSetIds, storedRatesSql } from './rate-sets.js';
 import { RollupDelta, type RollupWriter } from './rollup-writer.js';
 import { tagsFromJson } from './usage-columns.js';
@@ -95,6 +96,7 @@ export function createPricingMethods(
   writes: WriteQueue,
   rollups: RollupWriter,
   rateSets: RateSetIds,
+  budgets?: BudgetLedger,
 ): PricingMethods {
   const latestOverrides = db.prepare(
     `SELECT ${OVERRIDE_COLUMNS} FROM price_override_versions ORDER BY version DESC LIMIT 1`,
@@ -213,6 +215,7 @@ export function createPricingMethods(
           let oldTotal = 0;
           let newTotal = 0;
           const delta = new RollupDelta();
+          const budgetChanges: BudgetCostChange[] = [];
           for (const change of changes) {
             const params = {
               runId,
@@ -230,17 +233,16 @@ export function createPricingMethods(
             if (updateCost.run(params).changes !== 1) continue;
             insertChange.run(params);
             const key = findRollupKey.get(change.usageId) as RollupKeyRow;
-            delta.addCostChange(
-              { ...key, tags: tagsFromJson(key.tags) },
-              change.old.costNanoUsd,
-              change.new.costNanoUsd,
-            );
+            const row = { ...key, tags: tagsFromJson(key.tags) };
+            delta.addCostChange(row, change.old.costNanoUsd, change.new.costNanoUsd);
+            budgetChanges.push({ row, before: change.old.costNanoUsd, after: change.new.costNanoUsd });
             applied += 1;
             oldTotal += change.old.costNanoUsd ?? 0;
             newTotal += change.new.costNanoUsd ?? 0;
           }
           const skipped = changes.length - applied;
           addToRun.run({ runId, applied, skipped, oldTotal, newTotal });
+          budgets?.stageCostChanges(budgetChanges);
           rollups.stage(delta);
           return { applied, skipped };
         },
