@@ -2,6 +2,9 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { createAlertMonitor } from './budgets/alert-monitor.js';
+import { createAlertSender } from './budgets/alert-sender.js';
+import { createBudgetService } from './budgets/budget-service.js';
 import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
 import { registerErrorHandling } from './http/error-handler.js';
@@ -53,6 +56,25 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const reprice = createRepriceService({ store, prices, clock });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
+  const budgets = createBudgetService({ store, clock });
+  const sender = createAlertSender({
+    store,
+    clock,
+    publicUrl: config.publicUrl,
+    forecastFor: async (id) => {
+      const budget = await store.budgets.get(id);
+      const window = (await store.budgets.windowStates(clock.now())).find((state) => state.budgetId === id);
+      return budget && window ? budgets.forecastOf(budget, window) : null;
+    },
+    onError: (error) => app.log.warn({ err: error }, 'alert delivery failed'),
+  });
+  const alerts = createAlertMonitor({
+    store,
+    clock,
+    budgets,
+    sender,
+    onError: (error, step) => app.log.warn({ err: error, step }, 'alert rule failed'),
+  });
   const deps: HttpDeps = {
     config,
     store,
@@ -64,6 +86,8 @@ export async function buildApp(input: AppDeps): Promise<App> {
     prices,
     reprice,
     authenticate,
+    budgets,
+    alerts,
   };
 
   const app = Fastify({
@@ -112,6 +136,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     if (auth === 'admin' || auth === 'metrics') await authenticate.admin(request);
   });
 
+  app.addHook('onClose', () => alerts.stop());
   await registerRoutes(app, deps);
   return Object.assign(app, { deps }) as unknown as App;
 }

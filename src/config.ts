@@ -42,6 +42,8 @@ export interface Config {
   readonly requestLogSampleRate: number;
   /** How long an analytics question the rollups cannot answer may scan usage rows (then 503). */
   readonly scanTimeoutMs: number;
+  /** The dashboard's address as others reach it, for links in alerts (no trailing slash). */
+  readonly publicUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -213,6 +215,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description:
       'How long an analytics question the rollups cannot answer may scan usage rows before it is stopped (503 `unavailable`).',
   },
+  {
+    name: 'PUBLIC_URL',
+    default: '',
+    unit: 'URL',
+    description:
+      'Where people reach this service, e.g. https://costs.example.com; used for dashboard links in alerts. Default: http://localhost:SERVER_PORT.',
+  },
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -335,6 +344,20 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     );
   }
 
+  const publicUrlRaw = read('PUBLIC_URL');
+  let publicUrl = `http://localhost:${port}`;
+  if (publicUrlRaw !== undefined) {
+    try {
+      const url = new URL(publicUrlRaw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+      publicUrl = publicUrlRaw.replace(/\/+$/, '');
+    } catch {
+      problems.push(
+        `PUBLIC_URL must be an http(s) URL like https://costs.example.com (got "${publicUrlRaw}")`,
+      );
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -359,6 +382,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     logLevel: logLevel as Config['logLevel'],
     requestLogSampleRate,
     scanTimeoutMs: scanTimeoutSeconds * 1000,
+    publicUrl,
   });
 }
 
