@@ -65,7 +65,9 @@ test("the original README's Python snippet (requests) still records usage", asyn
     .replace('TRACKING_TOKEN', token);
   const { stdout } = await run('python3', ['-c', script], { timeout: 20_000 });
   // The original's fields come first and unchanged; budget verdicts follow (an empty list here).
-  expect(stdout).toMatch(/^201 \{"ok":true,"id":\d+,"cost_usd":0\.00045,"pricing_status":"priced","budgets":\[\]\}/);
+  expect(stdout).toMatch(
+    /^201 \{"ok":true,"id":\d+,"cost_usd":0\.00045,"pricing_status":"priced","budgets":\[\]\}/,
+  );
   const [row] = (await ctx.admin('GET', '/data')).json().data;
   expect(row).toMatchObject({
     model: 'gpt-4o-mini-2024-07-18',

@@ -7,9 +7,9 @@ import { HOUR_MS } from './window.js';
  *
  * For each subject, from the `baselineWeeks` weeks of UTC hours before the current hour:
  * - expected: the median of the same hour of the week over those weeks;
- * - spread: 1.4826 x the median absolute deviation of every baseline hour from its hour-of-week
- *   median (a robust standard deviation), and at least half the subject's mean hourly cost, so
- *   that a very regular or mostly idle subject does not alert on small moves;
+ * - spread: 1.4826 x the median absolute deviation of every baseline hour from the median of the
+ *   same hour in the other weeks (a robust standard deviation), and at least half the subject's
+ *   mean hourly cost, so that a very regular or mostly idle subject does not alert on small moves;
  * - threshold: expected + sensitivity x spread.
  * The current hour is an anomaly once its cost so far is above the threshold and at least the
  * minimum hourly cost. A subject needs 24 hours with spend in its baseline to have a usual level.
@@ -74,15 +74,20 @@ export function baselines(
     }
     if (active < MIN_ACTIVE_HOURS) continue;
     // Index i has the hour of the week i % 168, counted from startMs (a whole number of weeks back).
-    const medians = new Float64Array(WEEK_HOURS);
+    // Each hour deviates from the median of the same hour in the other weeks (leaving it out keeps
+    // a few weeks' median from fitting the very values it is compared with).
+    const deviations: number[] = [];
+    let expected = 0;
     for (let k = 0; k < WEEK_HOURS; k += 1) {
       const samples: number[] = [];
       for (let i = k; i < hours; i += WEEK_HOURS) samples.push(values[i] ?? 0);
-      medians[k] = median(samples);
+      if (k === 0) expected = median(samples);
+      for (let w = 0; w < samples.length; w += 1) {
+        const others = samples.length > 1 ? samples.filter((_, j) => j !== w) : samples;
+        deviations.push(Math.abs((samples[w] ?? 0) - median(others)));
+      }
     }
-    const deviations = Array.from(values, (value, i) => Math.abs(value - (medians[i % WEEK_HOURS] ?? 0)));
     const spread = Math.max(1.4826 * median(deviations), 0.5 * (total / hours));
-    const expected = medians[0] ?? 0;
     result.set(subject, {
       subject,
       label,
