@@ -18,7 +18,11 @@ export interface RenderContext {
 }
 
 export function money(nano: number): string {
-  const usd = nanoToUsd(nano);
+  return formatUsdText(nanoToUsd(nano));
+}
+
+/** Dollars for people: cents, or three significant digits below a cent ($0.00045). */
+export function formatUsdText(usd: number): string {
   if (usd !== 0 && Math.abs(usd) < 0.01) return `$${Number(usd.toPrecision(3))}`;
   return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }

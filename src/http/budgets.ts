@@ -295,7 +295,8 @@ const PageQuery = Type.Object({
 
 const iso = (ms: number | null) => (ms === null ? null : formatIsoTime(ms));
 
-function toInputBody(budget: Budget): BudgetInputBody {
+/** A stored budget as the API body that would create it (PATCH merges onto it). */
+export function toInputBody(budget: Budget): BudgetInputBody {
   const { scope } = budget;
   return {
     name: budget.name,
