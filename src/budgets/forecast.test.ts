@@ -106,6 +106,16 @@ describe('known answers', () => {
     expect(forecast({ ...input, limitNanoUsd: 35_000 }).limitReachedAtMs).toBeNull();
   });
 
+  test('a scope that started a day ago is projected at its own rate, not diluted by the weeks before it', () => {
+    const now = Date.UTC(2026, 10, 20, 12);
+    const result = run({ kind: 'month', timeZone: 'UTC' }, now, 10 ** 9, (at) =>
+      at >= now - 30 * HOUR_MS ? 1000 : 0,
+    );
+    expect(result.season).toBe('none');
+    expect(result.hourlyRateNanoUsd).toBe(1000);
+    expect(result.projectedNanoUsd).toBe(30_000 + 252 * 1000);
+  });
+
   test('a limit already reached reports when it was reached', () => {
     const now = Date.UTC(2026, 10, 20, 12);
     const result = run({ kind: 'month', timeZone: 'UTC' }, now, 240_000, () => 1000);

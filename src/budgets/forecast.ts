@@ -5,9 +5,9 @@ import { HOUR_MS, hoursOfWeek } from './window.js';
  * Spend forecasts (pure): a trailing rate with hour-of-week seasonality. docs/budgets.md shows how
  * it compares with simpler methods on synthetic and replayed series.
  *
- * 1. Season: from the complete hours of the history, the mean spend of each local hour of the
- *    week (two weeks of history or more), else of each hour of the day (two days or more), else
- *    flat; divided by the overall mean, so that 1 is an average hour.
+ * 1. Season: from the complete hours of the history since its first hour with spend, the mean
+ *    spend of each local hour of the week (two weeks of history or more), else of each hour of the
+ *    day (two days or more), else flat; divided by the overall mean, so that 1 is an average hour.
  * 2. Level: the spend of the trailing `trailingHours` (the current partial hour included) divided
  *    by their seasonal weights: dollars per average hour, as of now.
  * 3. Projection: level x season for every hour left until the horizon (the window's end; for a
@@ -62,22 +62,24 @@ export const DEFAULT_TRAILING_HOURS = 72;
 /** 90 % two-sided for a normal error; docs/budgets.md gives the coverage measured with it. */
 export const DEFAULT_Z = 1.645;
 
-/** Per hour of the week (168), the seasonal weight; mean 1. */
+/** Per hour of the week (168), the seasonal weight (mean 1), from hours [from, to) of the series. */
 export function seasonalWeights(
   hourly: ArrayLike<number>,
   how: Uint8Array,
-  completeHours: number,
+  from: number,
+  to: number,
 ): { weights: Float64Array; season: Forecast['season'] } {
   const weights = new Float64Array(168).fill(1);
+  const completeHours = to - from;
   let total = 0;
-  for (let i = 0; i < completeHours; i += 1) total += hourly[i] ?? 0;
+  for (let i = from; i < to; i += 1) total += hourly[i] ?? 0;
   if (total <= 0) return { weights, season: 'none' };
   const byWeek = completeHours >= 2 * 168;
   if (!byWeek && completeHours < 48) return { weights, season: 'none' };
   const slots = byWeek ? 168 : 24;
   const sums = new Float64Array(slots);
   const counts = new Float64Array(slots);
-  for (let i = 0; i < completeHours; i += 1) {
+  for (let i = from; i < to; i += 1) {
     const slot = byWeek ? (how[i] ?? 0) : (how[i] ?? 0) % 24;
     sums[slot] = (sums[slot] ?? 0) + (hourly[i] ?? 0);
     counts[slot] = (counts[slot] ?? 0) + 1;
@@ -103,11 +105,15 @@ export function forecast(input: ForecastInput): Forecast {
       : input.windowEndMs;
   const futureHours = Math.max(0, Math.ceil((horizonMs - hourlyStartMs) / HOUR_MS) - current - 1);
   const how = hoursOfWeek(input.window, hourlyStartMs, current + 1 + futureHours);
-  const { weights, season } = seasonalWeights(hourly, how, current);
+  // The history starts at the first hour with spend: the hours before it are not "no spend at
+  // that hour of the week", they are before the scope had any usage (a new token, a new model).
+  let first = 0;
+  while (first < current && (hourly[first] ?? 0) === 0) first += 1;
+  const { weights, season } = seasonalWeights(hourly, how, first, current);
   const weightAt = (i: number) => weights[how[i] ?? 0] ?? 1;
 
   // The level, and the residual noise around level x season, over the trailing hours.
-  const from = Math.max(0, current - trailing);
+  const from = Math.max(first, current - trailing);
   let spend = (hourly[current] ?? 0) as number;
   let weight = elapsed * weightAt(current);
   for (let i = from; i < current; i += 1) {

@@ -4,6 +4,13 @@
  */
 import type { Static } from 'typebox';
 import type { SessionState } from '../../src/http/auth-session.js';
+import type {
+  AlertSettingsSchema,
+  BudgetBody,
+  BudgetDetailBody,
+  ChannelBody,
+  DeliveryBody,
+} from '../../src/http/budgets.js';
 import type { UsageRowBody } from '../../src/http/data.js';
 import type { TokenBody } from '../../src/http/tokens.js';
 import type { SummaryBody, TimeseriesBody, TopBody } from '../../src/http/usage.js';
@@ -19,3 +26,9 @@ export type Summary = Static<typeof SummaryBody>;
 export type Totals = Summary['current'];
 export type Timeseries = Static<typeof TimeseriesBody>;
 export type Top = Static<typeof TopBody>;
+
+export type Budget = Static<typeof BudgetBody>;
+export type BudgetDetail = Static<typeof BudgetDetailBody>;
+export type AlertChannel = Static<typeof ChannelBody>;
+export type Delivery = Static<typeof DeliveryBody>;
+export type AlertSettings = Static<typeof AlertSettingsSchema>;
