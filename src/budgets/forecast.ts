@@ -32,6 +32,8 @@ export interface ForecastInput {
   hourlyStartMs: number;
   hourly: ArrayLike<number>;
   trailingHours?: number;
+  /** Weigh the trailing hours by age instead (0.5 per half-life), over six half-lives. */
+  halfLifeHours?: number;
   z?: number;
 }
 
@@ -112,13 +114,20 @@ export function forecast(input: ForecastInput): Forecast {
   const { weights, season } = seasonalWeights(hourly, how, first, current);
   const weightAt = (i: number) => weights[how[i] ?? 0] ?? 1;
 
-  // The level, and the residual noise around level x season, over the trailing hours.
-  const from = Math.max(first, current - trailing);
+  // The level, and the residual noise around level x season, over the trailing hours; with a
+  // half-life, recent hours weigh more (0.5 per half-life of age).
+  const halfLife = input.halfLifeHours;
+  const from = Math.max(first, current - (halfLife === undefined ? trailing : Math.ceil(6 * halfLife)));
+  const decay = halfLife === undefined ? 1 : 0.5 ** (1 / halfLife);
   let spend = (hourly[current] ?? 0) as number;
   let weight = elapsed * weightAt(current);
-  for (let i = from; i < current; i += 1) {
-    spend += hourly[i] ?? 0;
-    weight += weightAt(i);
+  let squaredFactors = elapsed * elapsed;
+  let factor = 1;
+  for (let i = current - 1; i >= from; i -= 1) {
+    factor *= decay;
+    spend += factor * (hourly[i] ?? 0);
+    weight += factor * weightAt(i);
+    squaredFactors += factor * factor;
   }
   const level = weight > 0 ? spend / weight : 0;
   let squares = 0;
@@ -129,7 +138,10 @@ export function forecast(input: ForecastInput): Forecast {
     samples += 1;
   }
   const sigma = samples > 1 ? Math.sqrt(squares / (samples - 1)) : 0;
-  const levelVariance = weight > 0 ? (sigma * sigma) / weight : 0;
+  const levelVariance = weight > 0 ? (sigma * sigma * squaredFactors) / (weight * weight) : 0;
+  // How far the level itself wanders: per hour, from the week-to-week (or, with less history,
+  // day-to-day) changes of the deseasonalised level, as a random walk.
+  const drift = levelDrift(hourly, weightAt, first, current);
 
   // Walk the hours left: the rest of the current one, then whole hours up to the horizon. A
   // rolling window also drops its oldest hour as each hour passes.
@@ -138,6 +150,9 @@ export function forecast(input: ForecastInput): Forecast {
   let noise = 0;
   let remainingWeight = 0;
   let dropped = 0;
+  // Variance of the walk's effect on the running sum: sum over i, j <= now+step of w_i w_j min(t_i, t_j).
+  let walk = 0;
+  let weightedTimes = 0;
   let limitReachedAtMs: number | null = spentNanoUsd >= limitNanoUsd ? reachedAt(input, current) : null;
   const firstWindowHour = Math.floor((input.windowStartMs - hourlyStartMs) / HOUR_MS);
   for (let step = 0; step <= futureHours; step += 1) {
@@ -151,12 +166,20 @@ export function forecast(input: ForecastInput): Forecast {
     projected += increment;
     noise += share;
     remainingWeight += weightAt(i) * share;
+    const w = weightAt(i) * share;
+    const t = (end - nowMs) / HOUR_MS;
+    walk += 2 * w * weightedTimes + w * w * t;
+    weightedTimes += w * t;
     const inWindow = projected - dropped;
     if (limitReachedAtMs === null && inWindow >= limitNanoUsd && increment > 0) {
       const fraction = Math.max(0, (limitNanoUsd - before) / increment);
       limitReachedAtMs = Math.min(end, start + fraction * (end - start));
     }
-    const sd = Math.sqrt(noise * sigma * sigma + remainingWeight * remainingWeight * levelVariance);
+    const sd = Math.sqrt(
+      noise * sigma * sigma +
+        remainingWeight * remainingWeight * levelVariance +
+        level * level * drift * walk,
+    );
     path.push({
       t: end,
       projected: inWindow,
@@ -194,4 +217,39 @@ function reachedAt(input: ForecastInput, current: number): number | null {
     running += value;
   }
   return input.nowMs;
+}
+
+/**
+ * The level's relative variance per hour as a random walk: the mean square of the log changes of
+ * the deseasonalised level between consecutive weeks (two full weeks of history or more) or days,
+ * divided by their length in hours.
+ */
+function levelDrift(
+  hourly: ArrayLike<number>,
+  weightAt: (i: number) => number,
+  first: number,
+  current: number,
+): number {
+  const span = current - first >= 2 * 168 ? 168 : 24;
+  const levels: number[] = [];
+  for (let end = current; end - span >= first; end -= span) {
+    let spend = 0;
+    let weight = 0;
+    for (let i = end - span; i < end; i += 1) {
+      spend += hourly[i] ?? 0;
+      weight += weightAt(i);
+    }
+    levels.push(weight > 0 ? spend / weight : 0);
+    if (levels.length > 8) break;
+  }
+  let squares = 0;
+  let pairs = 0;
+  for (let k = 1; k < levels.length; k += 1) {
+    const a = levels[k - 1] ?? 0;
+    const b = levels[k] ?? 0;
+    if (a <= 0 || b <= 0) continue;
+    squares += Math.log(a / b) ** 2;
+    pairs += 1;
+  }
+  return pairs === 0 ? 0 : squares / pairs / span;
 }
