@@ -62,15 +62,6 @@ export function createBudgetService(deps: { store: Store; clock: Clock }): Budge
     }
   }
 
-  async function hourlySeries(budget: Budget, startMs: number, endMs: number): Promise<Float64Array> {
-    const hourly = new Float64Array(Math.max(0, Math.round((endMs - startMs) / HOUR_MS)));
-    for (const bucket of await budgets.spendSeries(budget.id, startMs, endMs)) {
-      const index = Math.floor((bucket.startMs - startMs) / HOUR_MS);
-      hourly[index] = (hourly[index] ?? 0) + bucket.costNanoUsd;
-    }
-    return hourly;
-  }
-
   async function forecastOf(budget: Budget, window: BudgetWindowState): Promise<Forecast | null> {
     if (!window.counted) return null;
     const nowMs = clock.now();
@@ -84,7 +75,7 @@ export function createBudgetService(deps: { store: Store; clock: Clock }): Budge
       spentNanoUsd: window.costNanoUsd,
       limitNanoUsd: budget.limitNanoUsd,
       hourlyStartMs: startMs,
-      hourly: await hourlySeries(budget, startMs, endMs),
+      hourly: await budgets.hourlyCosts(budget.id, startMs, endMs, nowMs),
     });
   }
 

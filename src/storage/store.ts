@@ -460,6 +460,11 @@ export interface BudgetStore {
   windowStates(nowMs: number): Promise<BudgetWindowState[]>;
   /** The budget's counters in [startMs, endMs), ascending; empty buckets are left out. */
   spendSeries(id: number, startMs: number, endMs: number): Promise<BudgetSpendBucket[]>;
+  /**
+   * Priced cost per hour in [startMs, endMs) (hour starts, one number per hour), at nowMs. Cheap
+   * for the last four weeks and the current window: a backend keeps those in memory.
+   */
+  hourlyCosts(id: number, startMs: number, endMs: number, nowMs: number): Promise<Float64Array>;
   /** Records the threshold alerts due at nowMs that have not fired yet; returns how many. */
   checkThresholds(nowMs: number): Promise<number>;
 }

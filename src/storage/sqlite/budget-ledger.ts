@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { thresholdAlert, thresholdKeyPrefix } from '../../budgets/alert-events.js';
 import { compileScope, type ScopedUsage, type ScopeMatcher } from '../../budgets/scope.js';
 import { thresholdAmount, verdictFor, warnAmount } from '../../budgets/verdict.js';
-import { bucketOf, type WindowSpan, windowAt } from '../../budgets/window.js';
+import { bucketOf, HOUR_MS, historyStartMs, type WindowSpan, windowAt } from '../../budgets/window.js';
 import type { Budget, BudgetVerdict, BudgetWindowSpec, InsertOutcome, NewUsage } from '../store.js';
 import type { OutboxWriter } from './alert-store.js';
 
@@ -360,6 +360,25 @@ export class BudgetLedger {
     return { ...live.window, counted: countedFrom <= live.window.startMs };
   }
 
+  /**
+   * Priced cost per hour in [startMs, endMs) (hour starts) from memory, for reads outside write
+   * transactions; undefined when those counters are not in memory.
+   */
+  hourlyCosts(id: number, startMs: number, endMs: number, nowMs: number): Float64Array | undefined {
+    if (!this.active) this.syncWithDatabase();
+    const live = this.byId.get(id);
+    if (!live || live.budget.countedFromMs === null) return undefined;
+    this.ensureWindow(live, nowMs);
+    if (live.loadedFrom > startMs) return undefined;
+    const hourly = new Float64Array(Math.max(0, Math.round((endMs - startMs) / HOUR_MS)));
+    for (const [bucket, sums] of live.buckets) {
+      if (bucket < startMs || bucket >= endMs) continue;
+      const index = Math.floor((bucket - startMs) / HOUR_MS);
+      hourly[index] = (hourly[index] ?? 0) + sums.cost;
+    }
+    return hourly;
+  }
+
   budgetIds(): number[] {
     if (!this.active) this.syncWithDatabase();
     return this.live.map((live) => live.budget.id);
@@ -421,15 +440,22 @@ export class BudgetLedger {
     return live;
   }
 
-  /** Makes live.window the window at nowMs, loading counters from the table when it must. */
+  /**
+   * Makes live.window the window at nowMs, with the counters from its start, and from four weeks
+   * back at least (the forecast's history) in memory, loading them from the table when it must.
+   */
   private ensureWindow(live: LiveBudget, nowMs: number): void {
     const current = live.window;
     if (nowMs >= current.startMs && nowMs < current.endMs && live.loadedFrom <= current.startMs) return;
     const span = windowAt(live.budget.window, nowMs);
-    if (span.startMs < live.loadedFrom) {
+    const keepFrom = Math.min(
+      span.startMs,
+      bucketOf(historyStartMs(live.budget.window, nowMs), live.budget.bucketMs),
+    );
+    if (keepFrom < live.loadedFrom) {
       // First use, or time went back: the table, plus what this transaction staged.
       live.buckets.clear();
-      const rows = this.statements.buckets.all(live.budget.id, span.startMs) as [
+      const rows = this.statements.buckets.all(live.budget.id, keepFrom) as [
         number,
         number,
         number,
@@ -439,12 +465,12 @@ export class BudgetLedger {
         live.buckets.set(bucket, { cost, unpriced, requests });
       }
       for (const [bucket, sums] of this.pending.get(live.budget.id) ?? []) {
-        if (bucket >= span.startMs) addTo(live.buckets, bucket, sums);
+        if (bucket >= keepFrom) addTo(live.buckets, bucket, sums);
       }
     } else {
-      for (const bucket of live.buckets.keys()) if (bucket < span.startMs) live.buckets.delete(bucket);
+      for (const bucket of live.buckets.keys()) if (bucket < keepFrom) live.buckets.delete(bucket);
     }
-    live.loadedFrom = span.startMs;
+    live.loadedFrom = keepFrom;
     const window = { ...span, cost: 0, unpriced: 0, requests: 0 };
     for (const [bucket, sums] of live.buckets) {
       if (bucket >= span.startMs && bucket < span.endMs) {

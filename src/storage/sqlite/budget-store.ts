@@ -271,6 +271,17 @@ export function createBudgetStore(
       );
     },
 
+    async hourlyCosts(id, startMs, endMs, nowMs) {
+      const fromMemory = ledger.hourlyCosts(id, startMs, endMs, nowMs);
+      if (fromMemory) return fromMemory;
+      const hourly = new Float64Array(Math.max(0, Math.round((endMs - startMs) / HOUR_MS)));
+      for (const [bucketStart, cost] of series.all(id, startMs, endMs) as [number, number][]) {
+        const index = Math.floor((bucketStart - startMs) / HOUR_MS);
+        hourly[index] = (hourly[index] ?? 0) + cost;
+      }
+      return hourly;
+    },
+
     checkThresholds(nowMs) {
       return writes.enqueue(() => ledger.fireDue(nowMs));
     },
