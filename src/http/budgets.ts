@@ -51,6 +51,21 @@ export const BudgetVerdictBody = Type.Object({
   unpriced_requests: Type.Integer({ description: 'Requests in the window whose model has no price.' }),
 });
 
+/**
+ * Window ends repeat for every record of a window, and formatting an instant costs about a
+ * microsecond when it is not on the last day formatted: each ingest answer carries several.
+ */
+const windowEnds = new Map<number, string>();
+function windowEnd(ms: number): string {
+  let text = windowEnds.get(ms);
+  if (text === undefined) {
+    if (windowEnds.size >= 1024) windowEnds.clear();
+    text = formatIsoTime(ms);
+    windowEnds.set(ms, text);
+  }
+  return text;
+}
+
 export function toVerdictBodies(
   verdicts: readonly BudgetVerdict[] | undefined,
 ): Static<typeof BudgetVerdictBody>[] {
@@ -62,7 +77,7 @@ export function toVerdictBodies(
     limit_usd: nanoToUsd(v.limitNanoUsd),
     remaining_usd: nanoToUsd(v.limitNanoUsd - v.spentNanoUsd),
     verdict: v.verdict,
-    window_end: formatIsoTime(v.windowEndMs),
+    window_end: windowEnd(v.windowEndMs),
     unpriced_requests: v.unpricedRequests,
   }));
 }

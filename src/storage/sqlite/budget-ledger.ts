@@ -45,6 +45,10 @@ interface LiveBudget {
   /** Thresholds (bp) that fired in the window starting at firedWindowStart. */
   fired: Set<number>;
   firedWindowStart: number;
+  /** What the count() call numbered jobMark adds to the current window (scratch, no allocation). */
+  jobMark: number;
+  jobCost: number;
+  jobUnpriced: number;
 }
 
 /** A change to one budget's counter, staged by a job and applied when the job is done. */
@@ -113,6 +117,8 @@ export class BudgetLedger {
   /** Inside a transaction that has used the ledger (set at first use, cleared by flush/discard). */
   private active = false;
   private dataVersion = -1;
+  /** Numbers each count() call, for the per-budget scratch sums. */
+  private jobs = 0;
   /** The latest "now" seen in this transaction, and ever (for alerts of writes that have none). */
   private txNowMs: number | undefined;
   private lastNowMs: number | undefined;
@@ -168,7 +174,7 @@ export class BudgetLedger {
     if (this.live.length === 0) return undefined;
     const staged: Staged[] = [];
     // What this job adds to each budget's current window, so each record sees the ones before it.
-    let jobWindow: Map<LiveBudget, Sums> | undefined;
+    const job = ++this.jobs;
     const verdicts: (BudgetVerdict[] | undefined)[] = new Array(records.length);
     for (let i = 0; i < records.length; i += 1) {
       const record = records[i] as NewUsage;
@@ -181,7 +187,11 @@ export class BudgetLedger {
         if (countedFrom === null) continue;
         this.ensureWindow(live, nowMs);
         const window = live.window;
-        let extra = jobWindow?.get(live);
+        if (live.jobMark !== job) {
+          live.jobMark = job;
+          live.jobCost = 0;
+          live.jobUnpriced = 0;
+        }
         if (outcomes[i]?.status === 'created' && record.ts >= countedFrom) {
           const priced = record.costNanoUsd !== null;
           staged.push({
@@ -192,25 +202,19 @@ export class BudgetLedger {
             requests: 1,
           });
           if (record.ts >= window.startMs && record.ts < window.endMs) {
-            jobWindow ??= new Map();
-            if (!extra) {
-              extra = { cost: 0, unpriced: 0, requests: 0 };
-              jobWindow.set(live, extra);
-            }
-            extra.cost += record.costNanoUsd ?? 0;
-            extra.unpriced += priced ? 0 : 1;
-            extra.requests += 1;
+            live.jobCost += record.costNanoUsd ?? 0;
+            live.jobUnpriced += priced ? 0 : 1;
           }
         }
         if (countedFrom > window.startMs) continue;
-        const spent = window.cost + (extra?.cost ?? 0);
+        const spent = window.cost + live.jobCost;
         list ??= [];
         list.push({
           budgetId: live.budget.id,
           name: live.budget.name,
           spentNanoUsd: spent,
           limitNanoUsd: live.budget.limitNanoUsd,
-          unpricedRequests: window.unpriced + (extra?.unpriced ?? 0),
+          unpricedRequests: window.unpriced + live.jobUnpriced,
           verdict: verdictFor(spent, live.budget.limitNanoUsd, live.warnAt),
           windowEndMs: window.endMs,
         });
@@ -417,6 +421,9 @@ export class BudgetLedger {
       window: { ...EMPTY_WINDOW },
       fired: new Set(),
       firedWindowStart: Number.NaN,
+      jobMark: 0,
+      jobCost: 0,
+      jobUnpriced: 0,
     };
     this.byId.set(budget.id, live);
     return live;
