@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -12,7 +13,7 @@ import { startServer } from '../src/server.js';
 import { createSqliteStore, type SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import { ADMIN_KEY, INGEST_KEY } from './helpers.js';
 import { usage } from './usage-fixture.js';
-import { startReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { type ReceivedRequest, startReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 /**
  * Alerts end to end: the real app on a real SQLite file, a real HTTP receiver, the injected clock.
@@ -479,7 +480,11 @@ describe('the server', () => {
         return (await response.json()) as any;
       };
       const created = await call('POST', '/ingest/tokens', { label: 'live' });
-      await call('POST', '/budgets/channels', { name: 'hook', kind: 'webhook', url: receiver.url });
+      const hook = await call('POST', '/budgets/channels', {
+        name: 'hook',
+        kind: 'webhook',
+        url: receiver.url,
+      });
       await call('POST', '/budgets', {
         name: 'Live',
         limit_usd: 0.0004,
@@ -495,9 +500,50 @@ describe('the server', () => {
       expect(answer.budgets[0]).toMatchObject({ verdict: 'exceeded' });
       await expect.poll(() => receiver.received.length, { timeout: 30_000, interval: 100 }).toBe(1);
       expect(bodies()[0]).toMatchObject({ type: 'threshold', threshold_percent: 100 });
+      // The verification snippets of docs/budgets.md, as written there, accept it (on the real clock).
+      const received = receiver.received[0] as ReceivedRequest;
+      expect(await verifyWithDocSnippets(hook.secret, received)).toEqual([true, true]);
+      expect(
+        await verifyWithDocSnippets(hook.secret, { ...received, body: received.body.replace('100', '101') }),
+      ).toEqual([false, false]);
     } finally {
       await server.close();
       rmSync(serverDir, { recursive: true, force: true });
     }
   });
 });
+
+/** Runs the JavaScript and Python verification snippets of docs/budgets.md on a received request. */
+async function verifyWithDocSnippets(secret: string, request: ReceivedRequest): Promise<[boolean, boolean]> {
+  const doc = readFileSync(new URL('../docs/budgets.md', import.meta.url), 'utf8');
+  const block = (language: string) => {
+    const match = new RegExp(`\`\`\`${language}\n([\\s\\S]*?)\`\`\``).exec(
+      doc.slice(doc.indexOf('Verifying the signature')),
+    );
+    if (!match?.[1]) throw new Error(`no ${language} snippet`);
+    return match[1];
+  };
+  const dir = mkdtempSync(path.join(tmpdir(), 'cg-snippet-'));
+  try {
+    writeFileSync(path.join(dir, 'verify.mjs'), block('js'));
+    const { verifyCostGuardian } = (await import(path.join(dir, 'verify.mjs'))) as {
+      verifyCostGuardian: (secret: string, headers: unknown, body: string) => boolean;
+    };
+    const js = verifyCostGuardian(secret, request.headers, request.body);
+    const headers = {
+      'X-CostGuardian-Timestamp': request.headers['x-costguardian-timestamp'],
+      'X-CostGuardian-Signature': request.headers['x-costguardian-signature'],
+    };
+    writeFileSync(
+      path.join(dir, 'verify.py'),
+      `${block('python')}\nimport json, sys\nargs = json.load(sys.stdin)\nprint(verify_cost_guardian(args["secret"], args["headers"], args["body"].encode()))\n`,
+    );
+    const python = execFileSync('python3', [path.join(dir, 'verify.py')], {
+      input: JSON.stringify({ secret, headers, body: request.body }),
+      encoding: 'utf8',
+    }).trim();
+    return [js, python === 'True'];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
