@@ -204,6 +204,26 @@ test('a write that rolls back leaves the counters and the alerts as they were', 
   expect(await store.budgets.spendSeries(budget.id, NOV, DEC)).toHaveLength(1);
 });
 
+test('a job that fails inside a group commit is rolled back alone; the others are counted once', async () => {
+  await createCounted(budgetInput());
+  // The middle job names a token that does not exist: its insert fails, the transaction is rerun
+  // with a savepoint per job, and only the two good records count.
+  const results = await Promise.allSettled([
+    store.insertUsage([at(NOW, { costNanoUsd: 100 })]),
+    store.insertUsage([at(NOW, { costNanoUsd: 1000, ingestTokenId: 999, eventId: 'x' })]),
+    store.insertUsage([at(NOW, { costNanoUsd: 10 })]),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  const spent = results.map((r) =>
+    r.status === 'fulfilled' ? r.value[0]?.budgets?.[0]?.spentNanoUsd : null,
+  );
+  expect(spent).toEqual([100, null, 110]);
+  expect((await store.budgets.windowStates(NOW))[0]).toMatchObject({ costNanoUsd: 110, requests: 2 });
+  const raw = new Database(dbPath, { readonly: true });
+  expect(raw.prepare('SELECT SUM(cost_nanousd) AS c FROM budget_spend').get()).toEqual({ c: 110 });
+  raw.close();
+});
+
 test('a reprice moves the counters by the cost difference; the reset empties them', async () => {
   const budget = await createCounted(budgetInput());
   const [created] = await store.insertUsage([at(NOW)]);

@@ -341,13 +341,17 @@ export class BudgetLedger {
     return fired;
   }
 
-  /** After a rollback: what was staged never happened. */
+  /**
+   * After a rollback: what was staged never happened. The state is reloaded from the database at
+   * the next use, not here: this runs in WriteQueue's error path (a full disk, an I/O error), where
+   * a read may fail too and must not throw.
+   */
   discard(): void {
     this.pending.clear();
     this.touched.clear();
     this.active = false;
     this.txNowMs = undefined;
-    this.reloadAll();
+    this.dataVersion = -1;
   }
 
   /** The budget's current window at nowMs; for reads outside write transactions. */
