@@ -324,6 +324,11 @@ describe('delivery', () => {
     const slack = await channel('slack');
     expect(slack.secret).toBeNull();
     await admin('PATCH', `/budgets/channels/${slack.id}`, { enabled: false });
+    const disabledTest = await admin('POST', `/budgets/channels/${slack.id}/test`, {});
+    expect([disabledTest.statusCode, disabledTest.json().message]).toEqual([
+      409,
+      'Channel "slack" is disabled: enable it to send a test',
+    ]);
     receiver.script([500]);
     await budget({ name: 'B', limit_usd: 0.0005, thresholds: [50] });
     await ingest();

@@ -185,16 +185,16 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     async sendTest(channelId) {
       const channel = await store.alerts.getChannel(channelId);
       if (!channel) throw new AppError('not_found', `No alert channel with id ${channelId}`);
+      if (!channel.enabled)
+        throw new AppError('conflict', `Channel "${channel.name}" is disabled: enable it to send a test`);
       const nowMs = clock.now();
       const recordedEvent = await store.alerts.recordEvent(testAlert(channel, nowMs, randomUUID()), [
         channel.id,
       ]);
       const deliveryId = recordedEvent?.deliveryIds[0];
-      if (!recordedEvent || deliveryId === undefined) {
-        throw new AppError('conflict', `Channel "${channel.name}" is disabled: enable it to send a test`);
-      }
-      const [due] = (await store.alerts.dueDeliveries(nowMs, 1000)).filter((d) => d.id === deliveryId);
-      if (due) await sender.deliver(due);
+      const pending = deliveryId === undefined ? undefined : await store.alerts.getDelivery(deliveryId);
+      if (!pending || deliveryId === undefined) throw new Error('the test alert was not recorded');
+      await sender.deliver({ ...pending, channel });
       const delivery = await store.alerts.getDelivery(deliveryId);
       if (!delivery) throw new Error('the test delivery vanished');
       return delivery;
