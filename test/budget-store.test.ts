@@ -185,6 +185,13 @@ test('each threshold fires once per window, with one outbox row per channel, als
   expect(events.map((e) => JSON.parse(e.payload).thresholdBp).sort()).toEqual([10_000, 5000, 8000]);
 });
 
+test('a new budget that its past already puts over a threshold alerts when its counting ends', async () => {
+  await store.insertUsage([at(NOW, { costNanoUsd: 900_000 })]);
+  await createCounted(budgetInput({ limitNanoUsd: 1_000_000 }));
+  const events = await store.alerts.listEvents(10);
+  expect(events.map((e) => JSON.parse(e.payload).thresholdBp).sort()).toEqual([5000, 8000]);
+});
+
 test('a write that rolls back leaves the counters and the alerts as they were', async () => {
   const budget = await createCounted(budgetInput({ limitNanoUsd: 1_000_000 }));
   const token = await store.createToken({ label: 't', token: 'tok-0123456789abcdef', createdAt: 0 });

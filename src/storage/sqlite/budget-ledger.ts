@@ -291,10 +291,15 @@ export class BudgetLedger {
     if (live) this.touched.add(live);
   }
 
-  /** countHistory added a slice of the budget's past to its counters in this transaction. */
-  historyCounted(id: number): void {
+  /**
+   * countHistory added a slice of the budget's past to its counters in this transaction: once its
+   * window is covered, thresholds it is already past fire at this commit.
+   */
+  historyCounted(id: number, nowMs: number): void {
     this.begin();
-    this.reloadBudget(id);
+    this.noteNow(nowMs);
+    const live = this.reloadBudget(id);
+    if (live) this.touched.add(live);
   }
 
   /** The budget and its counters were deleted in this transaction. */

@@ -237,7 +237,7 @@ export function createBudgetStore(
             addSpend.run(id, bucket, s.cost, s.unpriced, s.requests);
         }
         setCountedFrom.run(sliceStart, id);
-        ledger.historyCounted(id);
+        ledger.historyCounted(id, nowMs);
         return sliceStart;
       });
     },
