@@ -9,11 +9,13 @@
  *   npm run bench -- --rounds 1         # one bare/Cost Guardian pair instead of three
  *   npm run bench -- --skip-export      # without the 1M-row export case
  *   npm run bench -- --log-sample 1     # log every request (to see what access logging costs)
+ *   npm run bench -- --budgets          # Cost Guardian without budgets against the same with 20
+ *                                       # budgets, every record in 3 of them (alternating rounds)
  *
  * The service runs from dist/ (built first), as `npm start` runs it, in its own process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +33,7 @@ const connections = Number(option('connections', '100'));
 const exportRows = Number(option('export-rows', '1000000'));
 const logSample = option('log-sample', '0.01');
 const skipExport = args.includes('--skip-export');
+const budgetsMode = args.includes('--budgets');
 // The ratio moves by several points between two identical runs on a shared 2-core machine, so the
 // two servers are loaded in turn, `rounds` times, and the median ratio is the result.
 const rounds = Number(option('rounds', '3'));
@@ -40,6 +43,8 @@ const API_KEY = 'bench-admin-key-0123456789';
 
 interface LoadResult {
   requestsPerSecond: number;
+  /** Requests answered in the run. */
+  total: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -107,6 +112,7 @@ function load(
         if (error) return reject(error);
         resolve({
           requestsPerSecond: result.requests.average,
+          total: result.requests.total,
           p50: result.latency.p50,
           p99: result.latency.p99,
           non2xx: result.non2xx,
@@ -208,6 +214,22 @@ async function main() {
   });
   const dirs: string[] = [];
   let server: ChildProcess | undefined;
+  if (budgetsMode) {
+    try {
+      await budgetRounds(
+        base,
+        (dbPath) => {
+          server = startProcess(process.execPath, ['dist/main.js'], env(dbPath));
+          return server;
+        },
+        dirs,
+      );
+    } finally {
+      if (server) await stop(server);
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   try {
     const ratios: number[] = [];
     let last: { dbPath: string; tokenId: number; token: string } | undefined;
@@ -296,6 +318,127 @@ async function main() {
     if (server) await stop(server);
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * 20 budgets of which every bench record matches 3 (everything this month, its token today, its
+ * model's prefix over a rolling day); the 17 others differ in token, model, provider, user or tag,
+ * some of them only in their last field, so that every matcher runs.
+ */
+function benchBudgets(tokenId: number, otherTokenId: number): Record<string, unknown>[] {
+  const matching = [
+    { window: { kind: 'month' } },
+    { window: { kind: 'day', tz: 'Europe/Paris' }, scope: { token_id: tokenId } },
+    { window: { kind: 'rolling', hours: 24 }, scope: { model: 'gpt-4o-mini*' } },
+  ];
+  const others = [
+    { scope: { token_id: otherTokenId } },
+    { scope: { model: 'gpt-4o' } },
+    { scope: { model: 'claude-*' } },
+    { scope: { provider: 'anthropic' } },
+    { scope: { provider: 'google' } },
+    { scope: { user: 'alice' } },
+    { scope: { tags: { team: 'search' } } },
+    { scope: { token_id: tokenId, model: 'gpt-4.1*' } },
+    { scope: { token_id: tokenId, user: 'bob' } },
+    { scope: { token_id: tokenId, tags: { env: 'prod' } } },
+    { scope: { model: 'gpt-4o-mini*', provider: 'azure' } },
+    { scope: { token_id: otherTokenId, model: 'gpt-4o-mini*' } },
+    { scope: { model: 'o3*' } },
+    { scope: { model: 'gpt-5*' } },
+    { scope: { user: 'carol', tags: { team: 'ads' } } },
+    { scope: { provider: 'openai', model: 'text-embedding-3-small' } },
+    { scope: { tags: { feature: 'chat' } } },
+  ];
+  return [...matching, ...others].map((budget, i) => ({
+    name: `bench budget ${i}`,
+    limit_usd: 1_000_000,
+    window: { kind: 'week', tz: 'UTC' },
+    ...budget,
+  }));
+}
+
+/** Alternating rounds of Cost Guardian without budgets and with 20 (each record in 3). */
+async function budgetRounds(base: string, start: (dbPath: string) => ChildProcess, dirs: string[]) {
+  const admin = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json() as Promise<{ id: number; token: string }>;
+    });
+  // The server's main-thread CPU per request moves much less than requests per second on a shared
+  // machine (the WAL syncs on other threads are left out: their number follows the load, not budgets).
+  const cpuMicros = (pid: number) => {
+    const fields = (readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+  };
+  const run = async (
+    withBudgets: boolean,
+    round: number,
+  ): Promise<LoadResult & { cpuPerRequest: number }> => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cg-bench-'));
+    dirs.push(dir);
+    const child = start(path.join(dir, 'usage.sqlite'));
+    try {
+      await waitForServer(`${base}/ping`);
+      const { id, token } = await admin('/ingest/tokens', { label: 'bench' });
+      const other = await admin('/ingest/tokens', { label: 'other' });
+      if (withBudgets) {
+        for (const budget of benchBudgets(id, other.id)) await admin('/budgets', budget);
+        const probe = await fetch(`${base}/ingest`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-ingest-key': INGEST_KEY },
+          body: recordBody(token, `probe${round}`)(0),
+        });
+        const verdicts = ((await probe.json()) as { budgets: unknown[] }).budgets;
+        if (verdicts.length !== 3) throw new Error(`expected 3 verdicts per record, got ${verdicts.length}`);
+      }
+      const cpuBefore = cpuMicros(child.pid ?? 0);
+      const result = await load(
+        `${base}/ingest`,
+        { 'x-ingest-key': INGEST_KEY },
+        recordBody(token, `${withBudgets ? 'b' : 'n'}${round}`),
+      );
+      return {
+        ...result,
+        cpuPerRequest: (cpuMicros(child.pid ?? 0) - cpuBefore) / Math.max(1, result.total),
+      };
+    } finally {
+      await stop(child);
+    }
+  };
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  for (let round = 1; round <= rounds; round += 1) {
+    // The order alternates too, so that neither side always runs on a warmer machine.
+    const order = round % 2 === 1 ? [false, true] : [true, false];
+    const results = new Map<boolean, LoadResult & { cpuPerRequest: number }>();
+    for (const withBudgets of order) results.set(withBudgets, await run(withBudgets, round));
+    const without = results.get(false) as LoadResult & { cpuPerRequest: number };
+    const withB = results.get(true) as LoadResult & { cpuPerRequest: number };
+    const ratio = (withB.requestsPerSecond / without.requestsPerSecond) * 100;
+    ratios.push(ratio);
+    cpuRatios.push((withB.cpuPerRequest / without.cpuPerRequest) * 100);
+    console.log(
+      `POST /ingest, round ${round} of ${rounds} (${order.map((b) => (b ? 'with' : 'without')).join(' then ')}):`,
+    );
+    print('Cost Guardian, no budgets', without);
+    print('Cost Guardian, 20 budgets (3 match)', withB);
+    console.log(
+      `with budgets: ${ratio.toFixed(1)}% of the throughput without; main-thread CPU per request ${without.cpuPerRequest.toFixed(1)} -> ${withB.cpuPerRequest.toFixed(1)} us (${(cpuRatios[cpuRatios.length - 1] ?? 0).toFixed(1)}%)\n`,
+    );
+  }
+  const medianOf = (values: number[]) =>
+    [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)] ?? 0;
+  console.log(
+    `median of ${rounds} round(s): throughput ${medianOf(ratios).toFixed(1)}% of without (rounds: ${ratios.map((r) => `${r.toFixed(1)}%`).join(', ')})   (target >= 90%)`,
+  );
+  console.log(
+    `main-thread CPU per request with budgets: ${medianOf(cpuRatios).toFixed(1)}% of without (rounds: ${cpuRatios.map((r) => `${r.toFixed(1)}%`).join(', ')})   (target <= 111%)`,
+  );
 }
 
 const BARE_SERVER = `

@@ -2,6 +2,9 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { createAlertMonitor } from './budgets/alert-monitor.js';
+import { createAlertSender } from './budgets/alert-sender.js';
+import { createBudgetService } from './budgets/budget-service.js';
 import type { Config } from './config.js';
 import type { HttpDeps } from './http/deps.js';
 import { createClientErrorHandler, registerErrorHandling } from './http/error-handler.js';
@@ -66,6 +69,25 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const reprice = createRepriceService({ store, prices, clock, defaultProvider: config.defaultProvider });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
+  const budgets = createBudgetService({ store, clock });
+  const sender = createAlertSender({
+    store,
+    clock,
+    publicUrl: config.publicUrl,
+    forecastFor: async (id) => {
+      const budget = await store.budgets.get(id);
+      const window = (await store.budgets.windowStates(clock.now())).find((state) => state.budgetId === id);
+      return budget && window ? budgets.forecastOf(budget, window) : null;
+    },
+    onError: (error) => app.log.warn({ err: error }, 'alert delivery failed'),
+  });
+  const alerts = createAlertMonitor({
+    store,
+    clock,
+    budgets,
+    sender,
+    onError: (error, step) => app.log.warn({ err: error, step }, 'alert rule failed'),
+  });
   const deps: HttpDeps = {
     config,
     store,
@@ -77,6 +99,8 @@ export async function buildApp(input: AppDeps): Promise<App> {
     prices,
     reprice,
     authenticate,
+    budgets,
+    alerts,
   };
 
   const nextRequestId = createRequestIdGenerator();
@@ -144,6 +168,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     if (auth === 'admin' || auth === 'metrics') await authenticate.admin(request);
   });
 
+  app.addHook('onClose', () => alerts.stop());
   await registerRoutes(app, deps);
   warnRefusedOverrides(app.log, prices.refused(), metrics);
   const unwatch = watchWriteState({ store, metrics, clock, log: app.log, config });

@@ -50,6 +50,8 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** Request-body bytes being received at once, across all connections, before new bodies get 503. */
   readonly bodyBudgetBytes: number;
+  /** The dashboard's address as others reach it, for links in alerts (no trailing slash). */
+  readonly publicUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -264,6 +266,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description:
       'Request-body bytes held at once across all connections (received, not yet answered). A body that would go past it is answered 503 `unavailable` with Retry-After.',
   },
+  {
+    name: 'PUBLIC_URL',
+    default: '',
+    unit: 'URL',
+    description:
+      'Where people reach this service, e.g. https://costs.example.com; used for dashboard links in alerts. Default: http://localhost:SERVER_PORT.',
+  },
 ];
 
 /** Shortest API_KEY / INGEST_KEY accepted when ENV=production. */
@@ -424,6 +433,20 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     );
   }
 
+  const publicUrlRaw = read('PUBLIC_URL');
+  let publicUrl = `http://localhost:${port}`;
+  if (publicUrlRaw !== undefined) {
+    try {
+      const url = new URL(publicUrlRaw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+      publicUrl = publicUrlRaw.replace(/\/+$/, '');
+    } catch {
+      problems.push(
+        `PUBLIC_URL must be an http(s) URL like https://costs.example.com (got "${publicUrlRaw}")`,
+      );
+    }
+  }
+
   if (problems.length > 0) {
     if (!inContainer) throw new ConfigError(problems);
     // Compose fixes HOST, SERVER_PORT and DATA_DIR; everything else comes from .env.
@@ -459,6 +482,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     headersTimeoutMs,
     requestTimeoutMs,
     bodyBudgetBytes,
+    publicUrl,
   });
 }
 

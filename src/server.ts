@@ -26,6 +26,7 @@ export async function startServer(input: {
   const { config, store, metrics } = input;
   const app = await buildApp({ config, store, metrics, ...(input.logger ? { logger: input.logger } : {}) });
   const address = await app.listen({ host: config.host, port: config.port });
+  app.deps.alerts.start();
   const log = app.log;
   log.info(
     { version: VERSION, mode: config.mode, address, database: config.dbPath },

@@ -30,7 +30,13 @@ describe('POST /ingest', () => {
   test('a valid record answers 201 with its id and the stored cost in USD', async () => {
     const response = await ctx.ingest(record());
     expect(response.statusCode).toBe(201);
-    expect(response.json()).toEqual({ ok: true, id: 1, cost_usd: 0.00045, pricing_status: 'priced' });
+    expect(response.json()).toEqual({
+      ok: true,
+      id: 1,
+      cost_usd: 0.00045,
+      pricing_status: 'priced',
+      budgets: [],
+    });
     expect(response.headers['cache-control']).toBe('no-store');
   });
 
@@ -245,7 +251,7 @@ describe('idempotency', () => {
     );
     expect(first.statusCode).toBe(201);
     expect(second.statusCode).toBe(200);
-    expect(second.json()).toEqual({ duplicate: true, id: first.json().id });
+    expect(second.json()).toEqual({ duplicate: true, id: first.json().id, budgets: [] });
     expect(await rows()).toHaveLength(1);
     expect((await ctx.admin('GET', '/metrics')).json().counters).toMatchObject({
       ingest_success: 1,

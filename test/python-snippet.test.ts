@@ -64,7 +64,10 @@ test("the original README's Python snippet (requests) still records usage", asyn
     .replace('INGEST_KEY', INGEST_KEY)
     .replace('TRACKING_TOKEN', token);
   const { stdout } = await run('python3', ['-c', script], { timeout: 20_000 });
-  expect(stdout).toMatch(/^201 \{"ok":true,"id":\d+,"cost_usd":0\.00045,"pricing_status":"priced"\}/);
+  // The original's fields come first and unchanged; budget verdicts follow (an empty list here).
+  expect(stdout).toMatch(
+    /^201 \{"ok":true,"id":\d+,"cost_usd":0\.00045,"pricing_status":"priced","budgets":\[\]\}/,
+  );
   const [row] = (await ctx.admin('GET', '/data')).json().data;
   expect(row).toMatchObject({
     model: 'gpt-4o-mini-2024-07-18',

@@ -1,6 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { type BackupCommandOptions, backupCommand } from './backup.js';
+import {
+  type BudgetOptions,
+  budgetsCreateCommand,
+  budgetsDeleteCommand,
+  budgetsDeliveriesCommand,
+  budgetsListCommand,
+  budgetsUpdateCommand,
+} from './budgets.js';
 import type { CliIo, GlobalOptions } from './context.js';
 import { CliError, EXIT, EXIT_SUMMARY, type ExitCode } from './exit-codes.js';
 import { type ExportOptions, exportCommand } from './export.js';
@@ -72,6 +80,67 @@ function createProgram(io: CliIo, setResult: (code: ExitCode) => void): Command 
     .argument('<id>', 'token id (see tokens list)')
     .action((id: string, _options, command: Command) =>
       run(tokensDeactivateCommand(io, globals(command), id)),
+    );
+
+  const budgets = program.command('budgets').description('manage budgets (see docs/budgets.md)');
+  const budgetOptions = (command: Command) =>
+    command
+      .option('--limit-usd <amount>', 'the limit in USD per window')
+      .option('--window <kind>', 'day, week (ISO, from Monday), month, or rolling (default month)')
+      .option('--tz <zone>', 'IANA time zone of a day, week or month (default UTC)')
+      .option('--hours <n>', 'length of a rolling window in hours')
+      .option('--days <n>', 'length of a rolling window in days')
+      .option('--token-id <id>', 'only this tracking token')
+      .option('--model <name>', 'only this model, or a prefix ending in * (e.g. "gpt-4o*")')
+      .option('--provider <id>', 'only this provider')
+      .option('--user <id>', 'only this end user')
+      .option(
+        '--tag <key:value>',
+        'only rows with this tag (repeat for several)',
+        (v, all: string[] = []) => [...all, v],
+      )
+      .option('--thresholds <list>', 'alert at these percentages, e.g. 50,80,100 (the default)')
+      .option('--forecast-alert', 'also alert when the forecast ends the window over the limit')
+      .option('--channel-ids <list>', 'alert channels, e.g. 1,3, or "all" (the default)')
+      .option('--json', 'print the budget as the API returns it');
+  budgets
+    .command('list')
+    .description('budgets with their current window, spend, verdict and forecast')
+    .option('--json', 'machine-readable output (the GET /budgets shape)')
+    .action((options: { json?: boolean }, command: Command) =>
+      run(budgetsListCommand(io, globals(command), options)),
+    );
+  budgetOptions(
+    budgets
+      .command('create')
+      .description('create a budget and count its past')
+      .argument('<name>', 'a unique name'),
+  ).action((name: string, options: BudgetOptions, command: Command) =>
+    run(budgetsCreateCommand(io, globals(command), name, options)),
+  );
+  budgetOptions(
+    budgets
+      .command('update')
+      .description(
+        'change a budget (options left out keep their value; a new scope or window is counted again)',
+      )
+      .argument('<id>', 'budget id (see budgets list)')
+      .option('--name <name>', 'a new name'),
+  ).action((id: string, options: BudgetOptions, command: Command) =>
+    run(budgetsUpdateCommand(io, globals(command), id, options)),
+  );
+  budgets
+    .command('delete')
+    .description('delete a budget (its alerts stay in the log)')
+    .argument('<id>', 'budget id')
+    .action((id: string, _options, command: Command) => run(budgetsDeleteCommand(io, globals(command), id)));
+  budgets
+    .command('deliveries')
+    .description('the alert delivery log, newest first')
+    .option('--limit <n>', 'how many (default 20)')
+    .option('--json', 'machine-readable output (the GET /budgets/deliveries shape)')
+    .action((options: { limit?: string; json?: boolean }, command: Command) =>
+      run(budgetsDeliveriesCommand(io, globals(command), options)),
     );
 
   program

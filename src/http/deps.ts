@@ -1,3 +1,5 @@
+import type { AlertMonitor } from '../budgets/alert-monitor.js';
+import type { BudgetService } from '../budgets/budget-service.js';
 import type { Config } from '../config.js';
 import type { IngestService } from '../ingest/ingest-service.js';
 import type { Clock } from '../lib/clock.js';
@@ -22,4 +24,7 @@ export interface HttpDeps {
   authenticate: Authenticator;
   prices: PriceBook;
   reprice: RepriceService;
+  budgets: BudgetService;
+  /** The alert rules and the outbox sender; started by the server (server.ts), not by buildApp. */
+  alerts: AlertMonitor;
 }

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { BatchOutcome, RecordResult } from '../ingest/ingest-service.js';
 import { IngestBatchSchema, IngestRecordSchema } from '../ingest/record-schema.js';
 import { nanoToUsd } from '../lib/money.js';
+import { BudgetVerdictBody, toVerdictBodies } from './budgets.js';
 import type { HttpDeps } from './deps.js';
 import { EXAMPLES, withExamples } from './request-examples.js';
 import { responses } from './schemas.js';
@@ -14,6 +15,10 @@ const PricingStatus = Type.Union([
   Type.Literal('unpriced'),
 ]);
 
+const BudgetsField = Type.Array(BudgetVerdictBody, {
+  description: 'The budgets whose scope the record falls in, in their current window; [] when none.',
+});
+
 const CreatedBody = Type.Object({
   ok: Type.Literal(true),
   id: Type.Integer(),
@@ -21,10 +26,12 @@ const CreatedBody = Type.Object({
     description: 'Stored cost in USD; null when the model is unpriced.',
   }),
   pricing_status: PricingStatus,
+  budgets: BudgetsField,
 });
 const DuplicateBody = Type.Object({
   duplicate: Type.Literal(true),
   id: Type.Integer({ description: 'The row stored first.' }),
+  budgets: BudgetsField,
 });
 
 const BatchItem = Type.Object({
@@ -40,6 +47,7 @@ const BatchItem = Type.Object({
     }),
   ),
   reason: Type.Optional(Type.String()),
+  budgets: Type.Optional(BudgetsField),
 });
 
 function toBatchItem(result: RecordResult, index: number) {
@@ -51,9 +59,10 @@ function toBatchItem(result: RecordResult, index: number) {
         id: result.id,
         cost_usd: result.costNanoUsd === null ? null : nanoToUsd(result.costNanoUsd),
         pricing_status: result.pricingStatus,
+        budgets: toVerdictBodies(result.budgets),
       };
     case 'duplicate':
-      return { index, status: result.status, id: result.id };
+      return { index, status: result.status, id: result.id, budgets: toVerdictBodies(result.budgets) };
     case 'rejected':
       return { index, status: result.status, code: result.code, reason: result.reason };
   }
@@ -108,12 +117,15 @@ export function ingestRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const result = await deps.ingest.ingestOne(request.body);
         if (result.status === 'duplicate')
-          return reply.status(200).send({ duplicate: true as const, id: result.id });
+          return reply
+            .status(200)
+            .send({ duplicate: true as const, id: result.id, budgets: toVerdictBodies(result.budgets) });
         return reply.status(201).send({
           ok: true as const,
           id: result.id,
           cost_usd: result.costNanoUsd === null ? null : nanoToUsd(result.costNanoUsd),
           pricing_status: result.pricingStatus,
+          budgets: toVerdictBodies(result.budgets),
         });
       },
     );

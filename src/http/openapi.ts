@@ -46,6 +46,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'ingest', description: 'Usage records from your apps (X-Ingest-Key).' },
         { name: 'usage', description: 'Reading and deleting usage (X-API-Key).' },
         { name: 'tokens', description: 'Tracking tokens (X-API-Key).' },
+        { name: 'budgets', description: 'Budgets, forecasts and alerts (X-API-Key).' },
         { name: 'operations', description: 'Metrics and this document.' },
         { name: 'health', description: 'Liveness and readiness.' },
         { name: 'dashboard', description: 'The web dashboard.' },

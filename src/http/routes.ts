@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin.js';
 import { authSessionRoutes } from './auth-session.js';
+import { budgetRoutes } from './budgets.js';
 import { dashboardRoutes } from './dashboard.js';
 import { dataRoutes } from './data.js';
 import type { HttpDeps } from './deps.js';
@@ -16,6 +17,8 @@ import { usageRoutes } from './usage.js';
 /**
  * The one route table. In URL order:
  *   GET|POST|DELETE /auth/session      public   auth-session.ts (dashboard sign-in)
+ *   GET|POST /budgets, GET|PATCH|DELETE /budgets/:id, /budgets/channels[/:id[/test]],
+ *   GET /budgets/deliveries, /budgets/alerts, GET|PATCH /budgets/alert-settings        admin   budgets.ts
  *   GET  /dashboard                    public   dashboard.ts
  *   GET  /data                         admin    data.ts
  *   GET  /events                       admin    events.ts (server-sent events for the dashboard)
@@ -33,6 +36,7 @@ import { usageRoutes } from './usage.js';
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   await registerOpenApi(app);
   await app.register(authSessionRoutes(deps));
+  await app.register(budgetRoutes(deps));
   await app.register(dashboardRoutes(deps));
   await app.register(dataRoutes(deps));
   await app.register(eventRoutes(deps));

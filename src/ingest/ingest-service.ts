@@ -7,7 +7,7 @@ import { compileBody, describeValidationError } from '../lib/validator.js';
 import type { IngestOutcome, Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
-import type { NewUsage, Store, TokenRecord } from '../storage/store.js';
+import type { BudgetVerdict, NewUsage, Store, TokenRecord } from '../storage/store.js';
 import { type NormalisedRecord, normaliseRecord } from './normalise-record.js';
 import { type IngestRecordBody, IngestRecordSchema } from './record-schema.js';
 import { plainTokenCounts } from './token-counts.js';
@@ -21,8 +21,14 @@ import { plainTokenCounts } from './token-counts.js';
 export type RejectReason = 'validation_error' | 'unknown_token' | 'inactive_token' | 'rate_limited';
 
 export type RecordResult =
-  | { status: 'created'; id: number; costNanoUsd: number | null; pricingStatus: NewUsage['pricingStatus'] }
-  | { status: 'duplicate'; id: number }
+  | {
+      status: 'created';
+      id: number;
+      costNanoUsd: number | null;
+      pricingStatus: NewUsage['pricingStatus'];
+      budgets?: readonly BudgetVerdict[];
+    }
+  | { status: 'duplicate'; id: number; budgets?: readonly BudgetVerdict[] }
   | { status: 'rejected'; code: RejectReason; reason: string; retryAfterMs?: number };
 
 export interface BatchOutcome {
@@ -224,8 +230,9 @@ export function createIngestService(deps: IngestDeps): IngestService {
               id: outcome.id,
               costNanoUsd: prepared.usage.costNanoUsd,
               pricingStatus: prepared.usage.pricingStatus,
+              budgets: outcome.budgets,
             }
-          : { status: 'duplicate', id: outcome.id };
+          : { status: 'duplicate', id: outcome.id, budgets: outcome.budgets };
       countWritten([result]);
       return result;
     },
@@ -268,8 +275,9 @@ export function createIngestService(deps: IngestDeps): IngestService {
                   id: outcome.id,
                   costNanoUsd: item.usage.costNanoUsd,
                   pricingStatus: item.usage.pricingStatus,
+                  budgets: outcome.budgets,
                 }
-              : { status: 'duplicate', id: outcome.id };
+              : { status: 'duplicate', id: outcome.id, budgets: outcome.budgets };
         });
       }
       countWritten(results);

@@ -101,7 +101,13 @@ export interface UsageRow extends NewUsage {
   tokenLabel: string | null;
 }
 
-export type InsertOutcome = { status: 'created'; id: number } | { status: 'duplicate'; id: number };
+export type InsertOutcome = ({ status: 'created'; id: number } | { status: 'duplicate'; id: number }) & {
+  /**
+   * The budgets whose scope the record falls in, each in its current window, with the spend after
+   * this record (see BudgetStore). Absent when no budget applies.
+   */
+  budgets?: readonly BudgetVerdict[];
+};
 
 export interface UsageFilter {
   /** Inclusive lower bound on ts. */
@@ -377,6 +383,11 @@ export interface Store {
    * Must not scan usage rows (read the rollups or an index): the dashboard asks on every load.
    */
   listTagValues(valuesPerKey: number): Promise<TagKeyUsage[]>;
+
+  /** Budgets and their spend counters (below). */
+  readonly budgets: BudgetStore;
+  /** Alert channels, the alert outbox and its delivery log (below). */
+  readonly alerts: AlertStore;
 }
 
 /**
@@ -404,4 +415,246 @@ export class StoreFullError extends Error {
     super('the disk holding the database is full', options);
     this.name = 'StoreFullError';
   }
+}
+
+// Budgets and alerts: two small role interfaces, reached as `store.budgets` and `store.alerts`.
+
+/** A budget's window: a calendar day, ISO week (Monday) or month in an IANA zone, or a rolling span. */
+export type BudgetWindowSpec =
+  | { kind: 'day' | 'week' | 'month'; timeZone: string }
+  /** The last `hours` whole hours, the current one included; it moves on at every full hour. */
+  | { kind: 'rolling'; hours: number };
+
+/** Which usage rows a budget counts: every field present must match; an empty scope counts all. */
+export interface BudgetScope {
+  tokenId?: number;
+  /** Exact model name. */
+  model?: string;
+  /** Models whose name starts with this (written `gpt-4o*` in the API). */
+  modelPrefix?: string;
+  provider?: string;
+  user?: string;
+  /** Rows that carry every one of these tags. */
+  tags?: readonly TagFilter[];
+}
+
+export interface NewBudget {
+  name: string;
+  limitNanoUsd: number;
+  window: BudgetWindowSpec;
+  scope: BudgetScope;
+  /** Alert thresholds in basis points of the limit (8000 = 80 %), ascending and distinct. */
+  thresholdsBp: readonly number[];
+  /** Alert once a window when the forecast says the window will end above the limit. */
+  forecastAlert: boolean;
+  /** Channels that get this budget's alerts; null = every enabled channel. */
+  channelIds: readonly number[] | null;
+}
+
+export interface Budget extends NewBudget {
+  id: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Width of the spend counters: an hour, or a quarter hour for zones with :30/:45 offsets. */
+  bucketMs: number;
+  /**
+   * Usage with ts at or after this is in the budget's counters; earlier usage is not (yet). null
+   * until countHistory has counted a first slice.
+   */
+  countedFromMs: number | null;
+}
+
+export type BudgetVerdictKind = 'ok' | 'warn' | 'exceeded';
+
+/** A budget's state in its current window, as the ingest answer carries it. */
+export interface BudgetVerdict {
+  budgetId: number;
+  name: string;
+  /** Priced spend in the current window; the record itself included when its ts is in the window. */
+  spentNanoUsd: number;
+  limitNanoUsd: number;
+  /** Requests in the window whose model had no price (not in spentNanoUsd, and not free). */
+  unpricedRequests: number;
+  verdict: BudgetVerdictKind;
+  /** Exclusive end of the current window. */
+  windowEndMs: number;
+}
+
+export interface BudgetSpendBucket {
+  startMs: number;
+  costNanoUsd: number;
+  unpricedRequests: number;
+  requests: number;
+}
+
+export interface BudgetWindowState {
+  budgetId: number;
+  startMs: number;
+  /** Exclusive. */
+  endMs: number;
+  costNanoUsd: number;
+  unpricedRequests: number;
+  requests: number;
+  /** False while the current window is not fully counted yet (a new or re-scoped budget). */
+  counted: boolean;
+}
+
+export type SaveBudgetResult =
+  | { status: 'saved'; budget: Budget }
+  | { status: 'name_taken' }
+  | { status: 'not_found' };
+
+/**
+ * Budgets and their spend counters. The counters move in the same transaction as the usage rows
+ * (inserts, reprices, the reset), so a budget's spend in any window equals what the analytics
+ * report for the same scope and window. A budget's past is counted by countHistory in slices, each
+ * its own transaction; until the current window is covered the budget gives no verdicts and
+ * fires no alerts. Threshold alerts are recorded (with their outbox rows) in the transaction whose
+ * usage crossed them, at most once per budget, window and threshold.
+ */
+export interface BudgetStore {
+  list(): Promise<Budget[]>;
+  get(id: number): Promise<Budget | undefined>;
+  /** The new budget counts nothing until countHistory has run. */
+  create(input: NewBudget, nowMs: number): Promise<SaveBudgetResult>;
+  /** A new window or scope drops the budget's counters, to be counted again by countHistory. */
+  update(id: number, input: NewBudget, nowMs: number): Promise<SaveBudgetResult>;
+  /** Deletes the budget and its counters; its alerts stay in the log. */
+  delete(id: number): Promise<boolean>;
+  /**
+   * Counts the next slice (at most a UTC day) of the budget's past, newest first, never before
+   * `targetStartMs`. The first slice also counts everything after it. Returns the budget's
+   * countedFromMs afterwards, or undefined for an unknown budget.
+   */
+  countHistory(id: number, targetStartMs: number, nowMs: number): Promise<number | undefined>;
+  /** Every budget's current window at nowMs with its spend. */
+  windowStates(nowMs: number): Promise<BudgetWindowState[]>;
+  /** The budget's counters in [startMs, endMs), ascending; empty buckets are left out. */
+  spendSeries(id: number, startMs: number, endMs: number): Promise<BudgetSpendBucket[]>;
+  /**
+   * Priced cost per hour in [startMs, endMs) (hour starts, one number per hour), at nowMs. Cheap
+   * for the last four weeks and the current window: a backend keeps those in memory.
+   */
+  hourlyCosts(id: number, startMs: number, endMs: number, nowMs: number): Promise<Float64Array>;
+  /** Records the threshold alerts due at nowMs that have not fired yet; returns how many. */
+  checkThresholds(nowMs: number): Promise<number>;
+}
+
+export type AlertChannelKind = 'webhook' | 'slack';
+
+export interface NewAlertChannel {
+  name: string;
+  kind: AlertChannelKind;
+  url: string;
+  /** The HMAC-SHA256 key of a webhook channel; null for Slack. */
+  secret: string | null;
+  enabled: boolean;
+}
+
+export interface AlertChannel extends NewAlertChannel {
+  id: number;
+  createdAt: number;
+}
+
+export type AlertKind = 'threshold' | 'forecast' | 'anomaly' | 'unpriced' | 'test';
+
+export interface NewAlertEvent {
+  kind: AlertKind;
+  /** One alert per key, ever: recording an existing key records nothing. */
+  dedupeKey: string;
+  budgetId: number | null;
+  createdAt: number;
+  /** JSON text: what the alert says, with the numbers of the moment it fired. */
+  payload: string;
+}
+
+export interface AlertEvent extends NewAlertEvent {
+  id: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One alert to one channel: a row of the outbox. */
+export interface AlertDelivery {
+  id: number;
+  eventId: number;
+  channelId: number;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the sender tries next (pending only). */
+  nextAttemptAt: number | null;
+  lastAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  deliveredAt: number | null;
+  createdAt: number;
+}
+
+export interface DueDelivery extends AlertDelivery {
+  event: AlertEvent;
+  channel: AlertChannel;
+}
+
+export interface DeliveryLogEntry extends AlertDelivery {
+  event: AlertEvent;
+  /** null once the channel was deleted. */
+  channelName: string | null;
+  channelKind: AlertChannelKind | null;
+}
+
+export interface DeliveryAttempt {
+  at: number;
+  ok: boolean;
+  statusCode: number | null;
+  error: string | null;
+  /** When to try again; null when there is no next attempt (delivered, or given up). */
+  nextAttemptAt: number | null;
+}
+
+/** Priced cost of one subject (a token or a model) in one UTC hour. */
+export interface HourlyCost {
+  /** `token:<id>` or `model:<provider>/<model>`. */
+  subject: string;
+  label: string;
+  hourStart: number;
+  costNanoUsd: number;
+}
+
+/**
+ * Alert channels, the outbox of alerts to deliver, and the delivery log. An alert and its outbox
+ * rows are written in one transaction; the sender marks each delivery as it goes.
+ */
+export interface AlertStore {
+  listChannels(): Promise<AlertChannel[]>;
+  getChannel(id: number): Promise<AlertChannel | undefined>;
+  createChannel(input: NewAlertChannel, nowMs: number): Promise<AlertChannel>;
+  updateChannel(id: number, input: NewAlertChannel): Promise<AlertChannel | undefined>;
+  /** Pending deliveries to the channel fail ("channel deleted"); the log keeps them. */
+  deleteChannel(id: number, nowMs: number): Promise<boolean>;
+  /**
+   * Records the alert and one pending delivery per target channel (null: every enabled channel),
+   * due at once. Undefined, writing nothing, when an alert with the same dedupeKey exists.
+   */
+  recordEvent(
+    event: NewAlertEvent,
+    channelIds: readonly number[] | null,
+  ): Promise<{ eventId: number; deliveryIds: number[] } | undefined>;
+  /** Pending deliveries due at nowMs, oldest first. */
+  dueDeliveries(nowMs: number, limit: number): Promise<DueDelivery[]>;
+  getDelivery(id: number): Promise<DeliveryLogEntry | undefined>;
+  recordAttempt(deliveryId: number, attempt: DeliveryAttempt): Promise<void>;
+  /** Newest first, before `beforeId` when given. */
+  listDeliveries(limit: number, beforeId?: number): Promise<DeliveryLogEntry[]>;
+  /** Newest first, before `beforeId` when given. */
+  listEvents(limit: number, beforeId?: number): Promise<AlertEvent[]>;
+  /** The saved alert settings (JSON text), or undefined when never saved. */
+  readSettings(): Promise<string | undefined>;
+  saveSettings(document: string, nowMs: number): Promise<void>;
+  /** Cost per tracking token or per model and UTC hour in [startMs, endMs), from the rollups. */
+  hourlyCosts(by: 'token' | 'model', startMs: number, endMs: number): Promise<HourlyCost[]>;
+  /** Models with unpriced requests in [startMs, endMs), from the rollups. */
+  unpricedModels(
+    startMs: number,
+    endMs: number,
+  ): Promise<{ provider: string; model: string; requests: number }[]>;
 }

@@ -4,6 +4,7 @@ import { useLiveTick, useNotices, useRateLimitCountdown, useResource } from './h
 import { navigate, type Route, useRoute, type View } from './route.js';
 import { applyTheme, nextTheme, storedTheme, type Theme } from './theme.js';
 import type { Session, TagKeys, Token } from './types.js';
+import { BudgetsView } from './views/budgets.js';
 import { Filters } from './views/filters.js';
 import { Overview } from './views/overview.js';
 import { SignIn } from './views/sign-in.js';
@@ -14,6 +15,7 @@ const VIEWS: { id: View; label: string }[] = [
   { id: 'overview', label: 'Overview' },
   { id: 'usage', label: 'Usage' },
   { id: 'tokens', label: 'Tokens' },
+  { id: 'budgets', label: 'Budgets' },
 ];
 
 export function App() {
@@ -183,7 +185,7 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
             Rate limited, retrying in {retryInSeconds} s
           </p>
         ) : null}
-        {route.view !== 'tokens' ? (
+        {route.view !== 'tokens' && route.view !== 'budgets' ? (
           <Filters
             route={route}
             models={models.data ?? []}
@@ -222,6 +224,8 @@ function ViewBody(props: {
   reloadTokens: () => void;
 }) {
   if (props.route.view === 'usage') return <UsageView route={props.route} tick={props.tick} />;
+  if (props.route.view === 'budgets')
+    return <BudgetsView tick={props.tick} theme={props.theme} tokens={props.tokens ?? []} />;
   if (props.route.view === 'tokens')
     return <TokensView tokens={props.tokens} error={props.tokensError} reload={props.reloadTokens} />;
   return <Overview route={props.route} tick={props.tick} theme={props.theme} tagKeys={props.tagKeys} />;

@@ -4,6 +4,13 @@
  */
 import type { Static } from 'typebox';
 import type { SessionState } from '../../src/http/auth-session.js';
+import type {
+  AlertSettingsSchema,
+  BudgetBody,
+  BudgetDetailBody,
+  ChannelBody,
+  DeliveryBody,
+} from '../../src/http/budgets.js';
 import type { UsageRowBody } from '../../src/http/data.js';
 import type { OverridesBody, RepriceBody } from '../../src/http/prices.js';
 import type { TokenBody } from '../../src/http/tokens.js';
@@ -23,3 +30,9 @@ export type Top = Static<typeof TopBody>;
 export type TagKeys = Static<typeof TagsBody>['keys'];
 export type Overrides = Static<typeof OverridesBody>;
 export type Reprice = Static<typeof RepriceBody>;
+
+export type Budget = Static<typeof BudgetBody>;
+export type BudgetDetail = Static<typeof BudgetDetailBody>;
+export type AlertChannel = Static<typeof ChannelBody>;
+export type Delivery = Static<typeof DeliveryBody>;
+export type AlertSettings = Static<typeof AlertSettingsSchema>;

@@ -10,6 +10,7 @@ import type {
   Store,
   TokenCounts,
 } from '../store.js';
+import type { BudgetCostChange, BudgetLedger } from './budget-ledger.js';
 import { type RateSetIds, storedRatesSql } from './rate-sets.js';
 import { RollupDelta, type RollupWriter } from './rollup-writer.js';
 import { tagsFromJson } from './usage-columns.js';
@@ -98,6 +99,7 @@ export function createPricingMethods(
   writes: WriteQueue,
   rollups: RollupWriter,
   rateSets: RateSetIds,
+  budgets?: BudgetLedger,
 ): PricingMethods {
   const latestOverrides = db.prepare(
     `SELECT ${OVERRIDE_COLUMNS} FROM price_override_versions ORDER BY version DESC LIMIT 1`,
@@ -228,6 +230,7 @@ export function createPricingMethods(
           let oldTotal = 0;
           let newTotal = 0;
           const delta = new RollupDelta();
+          const budgetChanges: BudgetCostChange[] = [];
           for (const change of changes) {
             const params = {
               runId,
@@ -259,12 +262,19 @@ export function createPricingMethods(
             } else {
               delta.addCostChange(key, change.old.costNanoUsd, change.new.costNanoUsd);
             }
+            budgetChanges.push({
+              row: change.provider ? { ...key, provider: change.provider.new } : key,
+              before: change.old.costNanoUsd,
+              after: change.new.costNanoUsd,
+              ...(change.provider ? { fromProvider: change.provider.old } : {}),
+            });
             applied += 1;
             oldTotal += change.old.costNanoUsd ?? 0;
             newTotal += change.new.costNanoUsd ?? 0;
           }
           const skipped = changes.length - applied;
           addToRun.run({ runId, applied, skipped, oldTotal, newTotal });
+          budgets?.stageCostChanges(budgetChanges);
           rollups.stage(delta);
           return { applied, skipped };
         },

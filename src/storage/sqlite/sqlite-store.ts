@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { counterBucketMs } from '../../budgets/window.js';
 import type { ExportFormat } from '../../lib/usage-export.js';
 import type {
   CreateTokenResult,
@@ -21,6 +22,9 @@ import type {
 import type { UsageAggregateQuery, UsageAggregateResult } from '../usage-aggregate.js';
 import { withUsageNotifications } from '../usage-notifications.js';
 import { scansUsageRows } from './aggregate-queries.js';
+import { createAlertStore, OutboxWriter } from './alert-store.js';
+import { BudgetLedger } from './budget-ledger.js';
+import { createBudgetStore } from './budget-store.js';
 import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
@@ -126,6 +130,9 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
   const walSync = createWalSync(db, dbPath);
   const rollups = new RollupWriter(db);
   const rateSets = new RateSetIds(db);
+  const outbox = new OutboxWriter(db);
+  // Budget counters move with the usage rows, in the same transactions (budget-ledger.ts).
+  const budgetLedger = new BudgetLedger(db, outbox);
   // Last-seen times of the tokens written in the current transaction, applied once at its end,
   // with the rollup rows of every job of the transaction.
   let touched = new Map<number, number>();
@@ -137,11 +144,13 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       touched = new Map();
       for (const [id, seenAt] of pending) touchToken.run(seenAt, id);
       rollups.flush();
+      budgetLedger.flush();
       disk.beforeCommit();
     },
     onRollback: () => {
       touched = new Map();
       rollups.discardStaged();
+      budgetLedger.discard();
       rateSets.clear();
     },
     sync: walSync.sync,
@@ -321,6 +330,13 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
         }
         // Reached only when every row of the job was written: a job rolled back touches nothing.
         for (const [id, at] of seen) touched.set(id, Math.max(touched.get(id) ?? 0, at));
+        const verdicts = budgetLedger.count(records, outcomes);
+        if (verdicts) {
+          verdicts.forEach((list, i) => {
+            const outcome = outcomes[i];
+            if (list && outcome) outcome.budgets = list;
+          });
+        }
         rollups.stageRows(created);
         return outcomes;
       }, records.length);
@@ -330,6 +346,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return writes.enqueue(() => {
         const deleted = deleteUsage.run().changes;
         rollups.clearAll();
+        budgetLedger.clearAll();
         return deleted;
       });
     },
@@ -337,6 +354,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     loadUsage(records: readonly NewUsage[]): Promise<number> {
       return writes.enqueue(() => {
         bulkLoad(records);
+        budgetLedger.countRows(records);
         rollups.stageRows(records);
         return records.length;
       }, records.length);
@@ -370,7 +388,12 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
       return reads.listTagValues(valuesPerKey);
     },
 
-    ...createPricingMethods(db, writes, rollups, rateSets),
+    ...createPricingMethods(db, writes, rollups, rateSets, budgetLedger),
+
+    budgets: createBudgetStore(db, writes, budgetLedger, (input, nowMs) =>
+      counterBucketMs(input.window, nowMs),
+    ),
+    alerts: createAlertStore(db, writes, outbox),
 
     ...createSessionMethods(db, writes),
   });
