@@ -339,3 +339,48 @@ describe('budget spend equals /usage/summary for the same scope and window', () 
     expect(await compare(clockAt)).toBeGreaterThan(30);
   });
 });
+
+describe('a reprice that moves rows to another provider', () => {
+  test('moves their spend and requests between provider-scoped budgets, and an undo moves them back', async () => {
+    ctx.clock.set(NOW);
+    const openai = await createBudget({
+      name: 'openai',
+      limit_usd: 1,
+      window: { kind: 'month' },
+      scope: { provider: 'openai' },
+    });
+    const anthropic = await createBudget({
+      name: 'anthropic',
+      limit_usd: 1,
+      window: { kind: 'month' },
+      scope: { provider: 'anthropic' },
+    });
+    // Stored as a build before provider inference stored it: under the default provider, unpriced.
+    await ctx.ingest(record({ model: 'claude-sonnet-4', provider: 'openai', completion_tokens: 0 }));
+    const current = async () => {
+      const budgets = (await ctx.admin('GET', '/budgets')).json().budgets as {
+        id: number;
+        current: { spent_usd: number; unpriced_requests: number };
+      }[];
+      return Object.fromEntries(budgets.map((b) => [b.id, b.current]));
+    };
+    expect(await current()).toMatchObject({
+      [openai.id]: { spent_usd: 0, unpriced_requests: 1 },
+      [anthropic.id]: { spent_usd: 0, unpriced_requests: 0 },
+    });
+    const applied = (await ctx.admin('POST', '/prices/reprice', { dry_run: false })).json();
+    expect(applied.provider_moves).toEqual([
+      { model: 'claude-sonnet-4', from: 'openai', to: 'anthropic', rows: 1 },
+    ]);
+    // 1,000 input tokens of claude-sonnet-4 at $3 per million.
+    expect(await current()).toMatchObject({
+      [openai.id]: { spent_usd: 0, unpriced_requests: 0 },
+      [anthropic.id]: { spent_usd: 0.003, unpriced_requests: 0 },
+    });
+    await ctx.admin('POST', `/prices/reprice/${applied.audit_id}/undo`, {});
+    expect(await current()).toMatchObject({
+      [openai.id]: { spent_usd: 0, unpriced_requests: 1 },
+      [anthropic.id]: { spent_usd: 0, unpriced_requests: 0 },
+    });
+  });
+});
