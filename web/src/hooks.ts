@@ -33,8 +33,9 @@ export function useResource<T>(key: string, load: (signal: AbortSignal) => Promi
 
 /**
  * Live refreshes are at most this frequent, however busy ingest is. The overview re-reads seven
- * analytics requests per refresh (42 a minute, plus the model and tag lists once a minute), well
- * inside a signed-in session's own rate-limit bucket (src/http/hooks/rate-limit.ts).
+ * analytics requests per refresh (42 a minute, plus the model and tag lists once a minute, and
+ * /metrics once a minute while records are refused), well inside a signed-in session's own
+ * rate-limit bucket (src/http/hooks/rate-limit.ts).
  */
 export const LIVE_REFRESH_MIN_MS = 10_000;
 
