@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { ADMIN_KEY, createTestApp, type TestContext } from './helpers.js';
+import { ADMIN_KEY, createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
 
 let ctx: TestContext;
 let base: string;
@@ -84,4 +84,25 @@ test('a duplicate ingest announces nothing and a reset is announced', async () =
   expect((await ctx.ingest(record)).json().duplicate).toBe(true);
   await ctx.admin('DELETE', '/reset');
   expect((await reading).map((e) => e.data)).toEqual([{ rows: 0, reset: true }]);
+});
+
+test('refused ingest records are announced as one refused event, even when nothing was committed', async () => {
+  const tok = await ctx.createToken('refused');
+  await ctx.admin('PATCH', `/ingest/tokens/${tok.id}/active`, { active: false });
+  const response = await fetch(`${base}/events`, { headers: { 'x-api-key': ADMIN_KEY } });
+  const reading = readEvents(response, 2, 3000);
+  const batch = await ctx.app.inject({
+    method: 'POST',
+    url: '/ingest/batch',
+    headers: { 'x-ingest-key': INGEST_KEY },
+    payload: {
+      records: [
+        { tracking_token: tok.token, model: 'gpt-4o-mini', prompt_tokens: 1, completion_tokens: 1 },
+        { tracking_token: 'no-such-token-0123456789', model: 'gpt-4o-mini', prompt_tokens: 1 },
+        { tracking_token: tok.token, model: 'gpt-4o-mini', prompt_tokens: -1 },
+      ],
+    },
+  });
+  expect(batch.json()).toMatchObject({ created: 0, rejected: 3 });
+  expect(await reading).toMatchObject([{ event: 'refused', data: { records: 3 } }]);
 });

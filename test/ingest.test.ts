@@ -363,6 +363,7 @@ describe('ingest limits that lose nothing (issue 17.3)', () => {
         rate_limited_last_hour: 0,
         last_rate_limited_at: null,
         last_token_label: null,
+        refused_last_hour: { rate_limited: 0, validation_error: 0, unknown_token: 0, inactive_token: 0 },
       });
     } finally {
       await fresh.close();
@@ -419,6 +420,7 @@ describe('ingest limits that lose nothing (issue 17.3)', () => {
         rate_limited_last_hour: 4,
         last_rate_limited_at: '2026-11-28T12:01:30Z',
         last_token_label: 'Checkout service',
+        refused_last_hour: { rate_limited: 4, validation_error: 1, unknown_token: 0, inactive_token: 0 },
       });
       const prometheus = (await limited.admin('GET', '/metrics/prometheus')).body;
       expect(prometheus).toContain('cg_ingest_records_total{outcome="rate_limited"} 4');
@@ -429,10 +431,34 @@ describe('ingest limits that lose nothing (issue 17.3)', () => {
         rate_limited_last_hour: 0,
         last_rate_limited_at: '2026-11-28T12:01:30Z',
         last_token_label: 'Checkout service',
+        refused_last_hour: { rate_limited: 0, validation_error: 0, unknown_token: 0, inactive_token: 0 },
       });
     } finally {
       await limited.close();
     }
+  });
+
+  test('records refused for any reason are counted by reason for the last hour in /metrics', async () => {
+    const old = await ctx.createToken('Old service');
+    await ctx.admin('PATCH', `/ingest/tokens/${old.id}/active`, { active: false });
+    const response = await batchOf(ctx, [
+      record(),
+      { ...record(), tracking_token: old.token },
+      { ...record(), tracking_token: old.token },
+      { ...record(), tracking_token: 'no-such-token-0123456789' },
+      { ...record(), prompt_tokens: -1 },
+    ]);
+    expect(response.json()).toMatchObject({ created: 1, rejected: 4 });
+    expect((await ctx.ingest({ ...record(), model: '' })).statusCode).toBe(400);
+    const refusals = () => ctx.admin('GET', '/metrics').then((r) => r.json().ingest_refusals);
+    expect((await refusals()).refused_last_hour).toEqual({
+      rate_limited: 0,
+      validation_error: 2,
+      unknown_token: 1,
+      inactive_token: 2,
+    });
+    ctx.clock.advance(60 * 60_000);
+    expect((await refusals()).refused_last_hour).toMatchObject({ validation_error: 0, inactive_token: 0 });
   });
 
   test('a batch of duplicates and rate-limited records stored nothing new but is a 200 with Retry-After', async () => {

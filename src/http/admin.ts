@@ -17,7 +17,9 @@ const Latency = Type.Record(
   }),
 );
 
-const MetricsBody = Type.Object({
+const RefusedCount = (description: string) => Type.Integer({ minimum: 0, description });
+
+export const MetricsBody = Type.Object({
   version: Type.String(),
   env: Type.String(),
   debug: Type.Boolean(),
@@ -76,8 +78,17 @@ const MetricsBody = Type.Object({
       last_token_label: Type.Union([Type.String(), Type.Null()], {
         description: 'Label of the tracking token whose record was refused last.',
       }),
+      refused_last_hour: Type.Object(
+        {
+          rate_limited: RefusedCount('Refused by the per-token rate limit (INGEST_RPM, INGEST_BURST).'),
+          validation_error: RefusedCount('Invalid records (the reason is in each record result).'),
+          unknown_token: RefusedCount('Sent with a tracking token the service does not know.'),
+          inactive_token: RefusedCount('Sent with a deactivated tracking token.'),
+        },
+        { description: 'Ingest records refused in the last hour, by reason (this process).' },
+      ),
     },
-    { description: 'Usage lost to the ingest rate limit, for the dashboard warning (INGEST_RPM).' },
+    { description: 'Usage lost to refused ingest records, for the dashboard warning.' },
   ),
 });
 
@@ -244,9 +255,10 @@ export function adminRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             tokens_seen_1h: stats.tokensSeenLastHour,
           },
           ingest_refusals: {
-            rate_limited_last_hour: refusals.lastHour,
-            last_rate_limited_at: iso(refusals.lastAtMs),
-            last_token_label: refusals.lastTokenLabel,
+            rate_limited_last_hour: refusals.lastHour.rate_limited,
+            last_rate_limited_at: iso(refusals.lastRateLimitedAtMs),
+            last_token_label: refusals.lastRateLimitedTokenLabel,
+            refused_last_hour: refusals.lastHour,
           },
         };
       },

@@ -14,37 +14,54 @@ const HEARTBEAT_MS = 25_000;
  * Server-sent events for the dashboard. After usage rows are committed, every open stream gets one
  * small `usage` event (rows added since the last event, and whether a reset happened), coalesced to
  * at most one per EVENT_INTERVAL_MS: a busy ingest stream costs each dashboard one event a second,
- * never one per row, and the page decides what to re-fetch. SSE rather than polling because an
- * idle dashboard then costs nothing at all, and new usage shows within a second.
+ * never one per row, and the page decides what to re-fetch. Refused ingest records give a
+ * `refused` event the same way (records refused since the last event): a client whose every
+ * record is refused commits nothing, and the page must still learn of it to warn. SSE rather than
+ * polling because an idle dashboard then costs nothing at all, and new usage shows within a second.
  */
 export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): FastifyPluginAsyncTypebox {
   return async (app) => {
     const streams = new Set<ServerResponse>();
+    let changed = false;
     let rows = 0;
     let reset = false;
+    let refused = 0;
     let lastSentAt = 0;
     let timer: NodeJS.Timeout | undefined;
 
     const flush = () => {
       timer = undefined;
       lastSentAt = Date.now();
-      const message = `event: usage\ndata: ${JSON.stringify({ rows, reset })}\n\n`;
+      let message = changed ? `event: usage\ndata: ${JSON.stringify({ rows, reset })}\n\n` : '';
+      if (refused > 0) message += `event: refused\ndata: ${JSON.stringify({ records: refused })}\n\n`;
+      changed = false;
       rows = 0;
       reset = false;
+      refused = 0;
       for (const stream of streams) stream.write(message);
     };
 
-    const unsubscribe = deps.store.onUsageChange((change: UsageChange) => {
-      if (change.kind === 'reset') reset = true;
-      else rows += change.rows;
-      if (timer || streams.size === 0) {
-        if (streams.size === 0) {
-          rows = 0;
-          reset = false;
-        }
+    /** Noted changes go out in the next event; with no stream open they are dropped. */
+    const schedule = () => {
+      if (streams.size === 0) {
+        changed = false;
+        rows = 0;
+        reset = false;
+        refused = 0;
         return;
       }
-      timer = setTimeout(flush, Math.max(0, lastSentAt + intervalMs - Date.now()));
+      timer ??= setTimeout(flush, Math.max(0, lastSentAt + intervalMs - Date.now()));
+    };
+
+    const unsubscribe = deps.store.onUsageChange((change: UsageChange) => {
+      changed = true;
+      if (change.kind === 'reset') reset = true;
+      else rows += change.rows;
+      schedule();
+    });
+    const unsubscribeRefusals = deps.metrics.onIngestRefused(() => {
+      refused += 1;
+      schedule();
     });
 
     const heartbeat = setInterval(() => {
@@ -54,6 +71,7 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
 
     app.addHook('preClose', async () => {
       unsubscribe();
+      unsubscribeRefusals();
       clearInterval(heartbeat);
       if (timer) clearTimeout(timer);
       for (const stream of streams) stream.end();
@@ -65,11 +83,15 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
       {
         config: { auth: 'admin' },
         schema: {
-          summary: 'Server-sent events: `usage` after new usage is committed (at most one a second)',
+          summary:
+            'Server-sent events: `usage` after new usage is committed, `refused` after ingest records are refused (each at most one a second)',
           tags: ['dashboard'],
           produces: ['text/event-stream', 'application/json'],
           response: responses({
-            200: Type.String({ description: 'text/event-stream; data is {"rows":n,"reset":bool}' }),
+            200: Type.String({
+              description:
+                'text/event-stream; `usage` data is {"rows":n,"reset":bool}, `refused` data is {"records":n}',
+            }),
           }),
         },
       },

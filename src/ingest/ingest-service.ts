@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import { usdToNano } from '../lib/money.js';
 import { parseIsoTime } from '../lib/time.js';
 import { compileBody, describeValidationError } from '../lib/validator.js';
+import type { IngestRefusalReason } from '../metrics/ingest-refusals.js';
 import type { IngestOutcome, Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
@@ -18,7 +19,8 @@ import { plainTokenCounts } from './token-counts.js';
  *   validate -> normalise -> resolve token -> rate limit -> price -> write (group commit)
  */
 
-export type RejectReason = 'validation_error' | 'unknown_token' | 'inactive_token' | 'rate_limited';
+/** The named reasons a record is refused; the dashboard warns of each (metrics/ingest-refusals.ts). */
+export type RejectReason = IngestRefusalReason;
 
 export type RecordResult =
   | {
@@ -112,8 +114,14 @@ export function createIngestService(deps: IngestDeps): IngestService {
     | { ok: true; usage: NewUsage }
     | { ok: false; result: RecordResult & { status: 'rejected' } };
 
-  const reject = (code: RejectReason, reason: string, retryAfterMs?: number): Prepared => {
+  const reject = (
+    code: RejectReason,
+    reason: string,
+    token?: { label: string; retryAfterMs?: number },
+  ): Prepared => {
     metrics.countIngest(METRIC_FOR[code]);
+    metrics.recordIngestRefused(code, clock.now(), token?.label ?? null);
+    const retryAfterMs = token?.retryAfterMs;
     return {
       ok: false,
       result: { status: 'rejected', code, reason, ...(retryAfterMs ? { retryAfterMs } : {}) },
@@ -144,17 +152,19 @@ export function createIngestService(deps: IngestDeps): IngestService {
       state.tokens.set(record.trackingToken, token);
     }
     if (!token) return reject('unknown_token', 'Unknown tracking token');
-    if (!token.active) return reject('inactive_token', 'Tracking token is inactive');
+    if (!token.active) return reject('inactive_token', 'Tracking token is inactive', token);
 
     const nowMs = clock.now();
     const decision = await buckets.take(`ingest:${token.id}`, limits, nowMs);
     if (!decision.allowed) {
       metrics.countRateLimitHit('ingest');
-      metrics.recordIngestRateLimited(nowMs, token.label);
       const seen = state.limited.get(token.id);
       if (seen) seen.records += 1;
       else state.limited.set(token.id, { records: 1, firstRetryMs: decision.retryAfterMs });
-      return reject('rate_limited', 'Rate limit exceeded for this tracking token', decision.retryAfterMs);
+      return reject('rate_limited', 'Rate limit exceeded for this tracking token', {
+        label: token.label,
+        retryAfterMs: decision.retryAfterMs,
+      });
     }
 
     const priced = price(record);
@@ -210,6 +220,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       const normalised = normalise(body, nowMs);
       if (!normalised.ok) {
         metrics.countIngest('validation_error');
+        metrics.recordIngestRefused('validation_error', nowMs, null);
         throw new AppError('invalid_request', normalised.reason);
       }
       const prepared = await prepare(normalised.record, nowMs, newCallState());

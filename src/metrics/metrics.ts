@@ -1,5 +1,5 @@
 import { VERSION } from '../version.js';
-import { IngestRefusals } from './ingest-refusals.js';
+import { type IngestRefusalReason, IngestRefusals } from './ingest-refusals.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.js';
 
 /**
@@ -67,8 +67,9 @@ export class Metrics {
     unknown_token: 0,
     inactive_token: 0,
   };
-  /** Rate-limited ingest records of the last hour, for the dashboard's warning. */
+  /** Refused ingest records of the last hour, by reason, for the dashboard's warning. */
   readonly ingestRefusals = new IngestRefusals();
+  private readonly refusalListeners = new Set<() => void>();
   /** Records per group commit and its duration, for tuning. */
   readonly commits = { count: 0, records: 0, totalMs: 0, maxRecords: 0 };
   private readonly latency = new Map<string, LatencyWindow>();
@@ -96,9 +97,22 @@ export class Metrics {
     this.ingest[outcome] += n;
   }
 
-  /** An ingest record refused by its tracking token's rate limit (`countIngest` counts it too). */
-  recordIngestRateLimited(nowMs: number, tokenLabel: string): void {
-    this.ingestRefusals.record(nowMs, tokenLabel);
+  /**
+   * An ingest record refused (`countIngest` counts it too): kept for the last hour's summary, and
+   * every `onIngestRefused` listener is called. `tokenLabel` is null when the token is not known.
+   */
+  recordIngestRefused(reason: IngestRefusalReason, nowMs: number, tokenLabel: string | null): void {
+    this.ingestRefusals.record(nowMs, reason, tokenLabel);
+    for (const listener of this.refusalListeners) listener();
+  }
+
+  /**
+   * Called after each refused ingest record, synchronously on the ingest path: a listener must
+   * only note it and return (the live event stream coalesces them). Returns the unsubscribe.
+   */
+  onIngestRefused(listener: () => void): () => void {
+    this.refusalListeners.add(listener);
+    return () => this.refusalListeners.delete(listener);
   }
 
   recordCommit(records: number, durationMs: number): void {

@@ -11,11 +11,14 @@ let browser: Browser;
 let server: Served;
 beforeAll(async () => {
   browser = await launchBrowser();
-  server = await serve();
+  // A tiny ingest limit, so that the refused-records warning is on every view axe checks.
+  server = await serve({ INGEST_RPM: '1', INGEST_BURST: '3' });
   const token = await server.createToken('a11y-service');
   for (const [i, model] of ['gpt-4o-mini', 'gpt-4o', 'model-without-price'].entries()) {
     await server.ingest(usageRecord(token.token, model, i * 30));
   }
+  expect((await server.ingest(usageRecord(token.token, 'gpt-4o', 1))).statusCode).toBe(429);
+  expect((await server.ingest(usageRecord('no-such-token-0123456789', 'gpt-4o', 1))).statusCode).toBe(404);
 });
 afterAll(async () => {
   await browser.close();
@@ -50,6 +53,10 @@ for (const colorScheme of ['light', 'dark'] as const) {
 
     await signIn(page, server.baseUrl, { path: '?view=usage' });
     await page.locator('table.usage-table tbody tr td').first().waitFor();
+    await page
+      .getByRole('status', { name: 'Refused usage records' })
+      .getByText(/unknown tracking token/)
+      .waitFor();
     expect(await violations(page), 'usage').toEqual([]);
     await page.locator('.column-picker summary').click();
     await page.getByRole('checkbox', { name: 'Reasoning' }).waitFor();

@@ -7,6 +7,7 @@ import type { Session, TagKeys, Token } from './types.js';
 import { BudgetsView } from './views/budgets.js';
 import { Filters } from './views/filters.js';
 import { Overview } from './views/overview.js';
+import { IngestRefusalsBanner, useIngestRefusals } from './views/refusals.js';
 import { SignIn } from './views/sign-in.js';
 import { TokensView } from './views/tokens.js';
 import { UsageView } from './views/usage.js';
@@ -88,7 +89,9 @@ export function App() {
 function Dashboard(props: { session: Session; onSignedOut: () => void }) {
   const route = useRoute();
   const [theme, setTheme] = useState<Theme>(storedTheme());
-  const { tick, connected } = useLiveTick(true);
+  // Refused ingest records are warned of on every view: lost usage matters whatever is on screen.
+  const { refusals, refresh: refreshRefusals } = useIngestRefusals();
+  const { tick, connected } = useLiveTick(true, refreshRefusals);
   const [tokensVersion, setTokensVersion] = useState(0);
   // The token and model lists change rarely: re-read them on a view change, after a token change,
   // and on live updates only where they are the content (tokens) or every sixth update (models),
@@ -185,6 +188,7 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
             Rate limited, retrying in {retryInSeconds} s
           </p>
         ) : null}
+        <IngestRefusalsBanner refusals={refusals} />
         {route.view !== 'tokens' && route.view !== 'budgets' ? (
           <Filters
             route={route}

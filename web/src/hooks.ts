@@ -33,19 +33,26 @@ export function useResource<T>(key: string, load: (signal: AbortSignal) => Promi
 
 /**
  * Live refreshes are at most this frequent, however busy ingest is. The overview re-reads seven
- * analytics requests per refresh (42 a minute, plus the model and tag lists once a minute), well
- * inside a signed-in session's own rate-limit bucket (src/http/hooks/rate-limit.ts).
+ * analytics requests per refresh (42 a minute, plus the model and tag lists once a minute, and
+ * /metrics once a minute while records are refused), well inside a signed-in session's own
+ * rate-limit bucket (src/http/hooks/rate-limit.ts).
  */
 export const LIVE_REFRESH_MIN_MS = 10_000;
 
 /**
  * New usage without reload: one EventSource on /events (the server sends at most one small event
  * a second) and a `tick` that bumps at most every LIVE_REFRESH_MIN_MS, and not while the tab is
- * hidden (a pending change is applied when it becomes visible again).
+ * hidden (a pending change is applied when it becomes visible again). `onRefused` is called on
+ * each `refused` event (ingest records refused; at most one a second) and must only schedule work.
  */
-export function useLiveTick(enabled: boolean): { tick: number; connected: boolean } {
+export function useLiveTick(
+  enabled: boolean,
+  onRefused: () => void = () => {},
+): { tick: number; connected: boolean } {
   const [tick, setTick] = useState(0);
   const [connected, setConnected] = useState(false);
+  const refused = useRef(onRefused);
+  refused.current = onRefused;
   useEffect(() => {
     if (!enabled || typeof EventSource === 'undefined') return;
     let last = 0;
@@ -72,6 +79,7 @@ export function useLiveTick(enabled: boolean): { tick: number; connected: boolea
     source.addEventListener('open', () => setConnected(true));
     source.addEventListener('error', () => setConnected(source.readyState === EventSource.OPEN));
     source.addEventListener('usage', schedule);
+    source.addEventListener('refused', () => refused.current());
     document.addEventListener('visibilitychange', onVisible);
     return () => {
       source.close();

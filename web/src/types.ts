@@ -3,6 +3,7 @@
  * bundle). A change to a response schema breaks this build instead of the page.
  */
 import type { Static } from 'typebox';
+import type { MetricsBody } from '../../src/http/admin.js';
 import type { SessionState } from '../../src/http/auth-session.js';
 import type {
   AlertSettingsSchema,
@@ -30,6 +31,7 @@ export type Top = Static<typeof TopBody>;
 export type TagKeys = Static<typeof TagsBody>['keys'];
 export type Overrides = Static<typeof OverridesBody>;
 export type Reprice = Static<typeof RepriceBody>;
+export type Metrics = Static<typeof MetricsBody>;
 
 export type Budget = Static<typeof BudgetBody>;
 export type BudgetDetail = Static<typeof BudgetDetailBody>;
