@@ -67,6 +67,8 @@ export class Metrics {
     unknown_token: 0,
     inactive_token: 0,
   };
+  /** Whether the rate-limit store answers (always, for memory buckets), and its outages since start. */
+  readonly rateLimitStore = { up: true, outages: 0 };
   /** Rate-limited ingest records of the last hour, for the dashboard's warning. */
   readonly ingestRefusals = new IngestRefusals();
   /** Records per group commit and its duration, for tuning. */
@@ -78,7 +80,11 @@ export class Metrics {
   /** `processMetrics` adds Node.js process series (CPU, memory, event-loop lag): for the server, not tests. */
   constructor(options: { processMetrics?: boolean } = {}) {
     this.prometheus = createPrometheusMetrics(
-      { ingestOutcomes: () => ({ ...this.ingest }), rateLimitHits: () => ({ ...this.rateLimitHitsBy }) },
+      {
+        ingestOutcomes: () => ({ ...this.ingest }),
+        rateLimitHits: () => ({ ...this.rateLimitHitsBy }),
+        rateLimitStore: () => ({ ...this.rateLimitStore }),
+      },
       { version: VERSION, processMetrics: options.processMetrics ?? false },
     );
   }
@@ -90,6 +96,12 @@ export class Metrics {
 
   countRateLimitHit(limiter: RateLimiterName): void {
     this.rateLimitHitsBy[limiter] += 1;
+  }
+
+  /** The shared rate-limit store (Redis) turned unreachable (`up` false) or answers again. */
+  recordRateLimitStore(up: boolean): void {
+    if (!up && this.rateLimitStore.up) this.rateLimitStore.outages += 1;
+    this.rateLimitStore.up = up;
   }
 
   countIngest(outcome: IngestOutcome, n = 1): void {

@@ -1,4 +1,4 @@
-import type { BucketDecision, BucketLimits, BucketStore } from './bucket-store.js';
+import type { BucketDecision, BucketGrant, BucketLimits, BucketStore } from './bucket-store.js';
 
 interface Bucket {
   tokens: number;
@@ -55,16 +55,30 @@ export class MemoryBucketStore implements BucketStore {
     };
   }
 
-  async take(key: string, limits: BucketLimits, nowMs: number, cost = 1): Promise<BucketDecision> {
+  async take(key: string, limits: BucketLimits, nowMs: number): Promise<BucketDecision> {
     const bucket = this.refill(key, limits, nowMs);
-    const allowed = bucket.tokens >= cost;
-    if (allowed) bucket.tokens -= cost;
+    const allowed = bucket.tokens >= 1;
+    if (allowed) bucket.tokens -= 1;
+    this.store(key, bucket, limits, nowMs);
+    return this.decide(bucket, limits, nowMs, 1, allowed);
+  }
+
+  async takeUpTo(key: string, limits: BucketLimits, nowMs: number, count: number): Promise<BucketGrant> {
+    const bucket = this.refill(key, limits, nowMs);
+    // The same as `count` takes in a row: each takes a whole token while one is left.
+    const granted = Math.max(0, Math.min(count, Math.floor(bucket.tokens)));
+    bucket.tokens -= granted;
+    this.store(key, bucket, limits, nowMs);
+    const allowed = granted === count;
+    return { ...this.decide(bucket, limits, nowMs, 1, allowed), granted };
+  }
+
+  private store(key: string, bucket: Bucket, limits: BucketLimits, nowMs: number): void {
     const perMs = limits.refillPerMinute / 60_000;
     bucket.fullAtMs = nowMs + Math.ceil((limits.capacity - bucket.tokens) / perMs);
     this.buckets.delete(key);
     if (bucket.fullAtMs > nowMs) this.buckets.set(key, bucket);
     this.evict(nowMs);
-    return this.decide(bucket, limits, nowMs, cost, allowed);
   }
 
   async peek(key: string, limits: BucketLimits, nowMs: number): Promise<BucketDecision> {
