@@ -98,6 +98,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         { stdio: 'ignore' },
       );
       const probe = new Redis(instance.url, { lazyConnect: true, retryStrategy: () => null });
+      probe.on('error', () => undefined);
       for (let attempt = 0; ; attempt += 1) {
         try {
           await probe.connect();
