@@ -1,6 +1,11 @@
 import { Metrics } from '../metrics/metrics.js';
 import { type RunningServer, startServer } from '../server.js';
-import { type CliIo, type GlobalOptions, loadCliConfig, openCliStore } from './context.js';
+import {
+  DatabaseInUseError,
+  lockDatabaseForServing,
+  type ServeLock,
+} from '../storage/sqlite/instance-lock.js';
+import { type CliIo, databaseError, type GlobalOptions, loadCliConfig, openCliStore } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -11,17 +16,25 @@ const SHUTDOWN_GRACE_MS = 10_000;
  */
 export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<ExitCode> {
   const config = loadCliConfig(io, global);
+  const lock = claimDatabase(config.dbPath);
   const metrics = new Metrics({ processMetrics: true });
-  const store = openCliStore(config, {
-    onCommit: (records, ms) => metrics.recordCommit(records, ms),
-    onSync: (ms) => metrics.recordSync(ms),
-    onRead: (operation, ms) => metrics.recordRead(operation, ms),
-  });
+  let store: ReturnType<typeof openCliStore>;
+  try {
+    store = openCliStore(config, {
+      onCommit: (records, ms) => metrics.recordCommit(records, ms),
+      onSync: (ms) => metrics.recordSync(ms),
+      onRead: (operation, ms) => metrics.recordRead(operation, ms),
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   let server: RunningServer;
   try {
     server = await startServer({ config, store, metrics });
   } catch (error) {
     await store.close();
+    lock.release();
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE')
       throw new CliError(
@@ -48,6 +61,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
       server.close().then(
         () => {
           clearTimeout(force);
+          lock.release();
           log.info('shutdown complete');
           resolve(EXIT.ok);
         },
@@ -61,4 +75,14 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** One server per SQLite file: a second one is refused with a pointer to PostgreSQL (exit 4). */
+function claimDatabase(dbPath: string): ServeLock {
+  try {
+    return lockDatabaseForServing(dbPath);
+  } catch (error) {
+    if (error instanceof DatabaseInUseError) throw new CliError(EXIT.database, error.message);
+    throw databaseError(dbPath, error);
+  }
 }
