@@ -77,6 +77,30 @@ describe('one bucket on the Redis server', () => {
     expect(refused).toMatchObject({ limit: 5, remaining: 0 });
   });
 
+  test('decisions asked in one turn go to Redis together and are decided in the order asked', async () => {
+    const store = await openStore();
+    const [a, b] = [freshKey(), freshKey()];
+    const two = { capacity: 2, refillPerMinute: 1 };
+    const decisions = await Promise.all([
+      store.take(a, two, 0),
+      store.peek(b, two, 0),
+      store.takeUpTo(b, two, 0, 3),
+      store.take(a, two, 0),
+      store.peek(a, two, 0),
+      store.take(a, two, 0),
+      store.take(b, two, 0),
+    ]);
+    expect(decisions.map((d) => [d.allowed, d.remaining])).toEqual([
+      [true, 1],
+      [true, 2],
+      [false, 0],
+      [true, 0],
+      [false, 0],
+      [false, 0],
+      [false, 0],
+    ]);
+  });
+
   test('takes from two connections at once never spend a token twice', async () => {
     const [a, b] = [await openStore(), await openStore()];
     const key = freshKey();

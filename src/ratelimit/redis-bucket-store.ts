@@ -9,38 +9,69 @@ import {
 import { MemoryBucketStore } from './memory-bucket-store.js';
 
 /**
- * One bucket as a single Redis string: the time (server microseconds) at which the bucket is full
+ * Each bucket is one Redis string: the time (server microseconds) at which the bucket is full
  * again, as in GCRA. Tokens now = capacity - (fullAt - now) / microseconds per token. Taking n
  * tokens moves fullAt n intervals later; the key expires exactly when the bucket is full, so Redis
  * holds only buckets that are not full. The clock is the Redis server's (TIME), so every instance
- * reads one clock. ARGV: capacity, refill per minute, count (0 = peek, spends nothing).
- * Returns {allowed, granted, whole tokens left, retry after ms, ms until full}.
- * fullAt is written with %.17g so that it reads back exactly (Lua's tostring keeps 14 digits).
+ * reads one clock.
+ *
+ * One call decides a whole batch of requests, in order, atomically (a script runs alone): KEYS are
+ * the distinct bucket keys; ARGV holds four numbers per request: key index (1-based), capacity,
+ * refill per minute, count (0 = peek, spends nothing). Returns five numbers per request: allowed,
+ * granted, whole tokens left, retry after ms, ms until full. fullAt is written with %.17g so that
+ * it reads back exactly (Lua's tostring keeps 14 digits).
  */
 const BUCKET_SCRIPT = `
-local capacity = tonumber(ARGV[1])
-local usPerToken = 60000000 / tonumber(ARGV[2])
-local count = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local fullAt = tonumber(redis.call('GET', KEYS[1])) or now
-if fullAt < now then fullAt = now end
-local tokens = capacity - (fullAt - now) / usPerToken
-local granted = 0
-if count > 0 then
-  granted = math.max(0, math.min(count, math.floor(tokens)))
-  if granted > 0 then
-    fullAt = fullAt + granted * usPerToken
-    redis.call('SET', KEYS[1], string.format('%.17g', fullAt), 'PX', math.ceil((fullAt - now) / 1000))
+local fullAts = {}
+local changed = {}
+local out = {}
+for i = 1, #ARGV, 4 do
+  local k = tonumber(ARGV[i])
+  local capacity = tonumber(ARGV[i + 1])
+  local usPerToken = 60000000 / tonumber(ARGV[i + 2])
+  local count = tonumber(ARGV[i + 3])
+  local fullAt = fullAts[k]
+  if fullAt == nil then fullAt = tonumber(redis.call('GET', KEYS[k])) or now end
+  if fullAt < now then fullAt = now end
+  local tokens = capacity - (fullAt - now) / usPerToken
+  local granted = 0
+  if count > 0 then
+    granted = math.max(0, math.min(count, math.floor(tokens)))
+    if granted > 0 then
+      fullAt = fullAt + granted * usPerToken
+      changed[k] = true
+    end
   end
+  fullAts[k] = fullAt
+  local left = tokens - granted
+  local allowed = 0
+  if (count > 0 and granted == count) or (count == 0 and left >= 1) then allowed = 1 end
+  local retryAfterMs = 0
+  if allowed == 0 then retryAfterMs = math.ceil((1 - left) * usPerToken / 1000) end
+  out[#out + 1] = allowed
+  out[#out + 1] = granted
+  out[#out + 1] = math.max(0, math.floor(left))
+  out[#out + 1] = retryAfterMs
+  out[#out + 1] = math.ceil((fullAt - now) / 1000)
 end
-local left = tokens - granted
-local allowed = 0
-if (count > 0 and granted == count) or (count == 0 and left >= 1) then allowed = 1 end
-local retryAfterMs = 0
-if allowed == 0 then retryAfterMs = math.ceil((1 - left) * usPerToken / 1000) end
-return { allowed, granted, math.max(0, math.floor(left)), retryAfterMs, math.ceil((fullAt - now) / 1000) }
+for k in pairs(changed) do
+  redis.call('SET', KEYS[k], string.format('%.17g', fullAts[k]), 'PX', math.ceil((fullAts[k] - now) / 1000))
+end
+return out
 `;
+
+/** Most requests one script call decides; more wait for the next call. */
+const MAX_BATCH = 1000;
+
+interface Pending {
+  key: string;
+  limits: BucketLimits;
+  nowMs: number;
+  count: number;
+  resolve(grant: BucketGrant): void;
+}
 
 /** What to do while Redis does not answer: allow everything, or per-instance memory buckets. */
 export type RedisFailureMode = 'open' | 'local';
@@ -60,12 +91,15 @@ export interface RedisBucketStoreOptions {
 }
 
 type BucketClient = Redis & {
-  cgBucket(key: string, capacity: number, refillPerMinute: number, count: number): Promise<number[]>;
+  cgBuckets(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 };
 
 /**
- * Buckets shared by every instance, in Redis: one Lua script call per decision (atomic on the
- * server), `takeUpTo` included, so a batch costs one round trip per tracking token.
+ * Buckets shared by every instance, in Redis. Decisions asked for in one turn of the event loop go
+ * to Redis together, in one Lua script call that decides them in order, atomically (the same idea
+ * as the SQLite store's group commit): under load a round trip serves many requests, and an idle
+ * service pays one round trip per request. `takeUpTo` is one decision, so a batch of records costs
+ * a share of one call, not one call per record.
  *
  * Never hangs a request: commands are not queued while disconnected (they fail at once), each has
  * a timeout, and after the first failure requests skip Redis altogether until a background PING
@@ -96,7 +130,7 @@ export class RedisBucketStore implements BucketStore {
       lazyConnect: true,
       connectionName: 'cost-guardian-ratelimit',
     });
-    client.defineCommand('cgBucket', { numberOfKeys: 1, lua: BUCKET_SCRIPT });
+    client.defineCommand('cgBuckets', { lua: BUCKET_SCRIPT });
     this.client = client as BucketClient;
     // Connection errors are reported through the status, once per episode (not per retry).
     client.on('error', (error: Error) => this.markDown(error));
@@ -144,33 +178,54 @@ export class RedisBucketStore implements BucketStore {
     return this.decide(key, limits, nowMs, 0);
   }
 
-  private async decide(
-    key: string,
-    limits: BucketLimits,
-    nowMs: number,
-    count: number,
-  ): Promise<BucketGrant> {
-    if (this.up) {
-      try {
-        const reply = await this.client.cgBucket(
-          this.options.keyPrefix + key,
-          limits.capacity,
-          limits.refillPerMinute,
-          count,
-        );
-        return {
-          allowed: reply[0] === 1,
-          granted: reply[1] ?? 0,
-          remaining: reply[2] ?? 0,
-          limit: limits.capacity,
-          retryAfterMs: reply[3] ?? 0,
-          resetMs: reply[4] ?? 0,
-        };
-      } catch (error) {
-        this.markDown(error instanceof Error ? error : new Error(String(error)));
+  private pending: Pending[] = [];
+
+  private decide(key: string, limits: BucketLimits, nowMs: number, count: number): Promise<BucketGrant> {
+    if (!this.up) return this.fallback(key, limits, nowMs, count);
+    return new Promise((resolve) => {
+      this.pending.push({ key, limits, nowMs, count, resolve });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+      else if (this.pending.length >= MAX_BATCH) this.flush();
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const keys: string[] = [];
+    const keyIndex = new Map<string, number>();
+    const args: number[] = [];
+    for (const request of batch) {
+      let index = keyIndex.get(request.key);
+      if (index === undefined) {
+        keys.push(this.options.keyPrefix + request.key);
+        index = keys.length;
+        keyIndex.set(request.key, index);
       }
+      args.push(index, request.limits.capacity, request.limits.refillPerMinute, request.count);
     }
-    return this.fallback(key, limits, nowMs, count);
+    this.client.cgBuckets(keys.length, ...keys, ...args).then(
+      (reply) => {
+        batch.forEach((request, i) => {
+          const at = i * 5;
+          request.resolve({
+            allowed: reply[at] === 1,
+            granted: reply[at + 1] ?? 0,
+            remaining: reply[at + 2] ?? 0,
+            limit: request.limits.capacity,
+            retryAfterMs: reply[at + 3] ?? 0,
+            resetMs: reply[at + 4] ?? 0,
+          });
+        });
+      },
+      (error: unknown) => {
+        this.markDown(error instanceof Error ? error : new Error(String(error)));
+        for (const request of batch) {
+          void this.fallback(request.key, request.limits, request.nowMs, request.count).then(request.resolve);
+        }
+      },
+    );
   }
 
   private fallback(key: string, limits: BucketLimits, nowMs: number, count: number): Promise<BucketGrant> {
