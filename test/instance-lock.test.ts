@@ -38,7 +38,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-test('a second server on the same SQLite file is refused, maintenance commands are not, and a killed server leaves no stale claim', async () => {
+// Six processes start one after another (tsx compiles each): generous on a loaded machine.
+test('a second server on the same SQLite file is refused, maintenance commands are not, and a killed server leaves no stale claim', {
+  timeout: 180_000,
+}, async () => {
   const first = await startServerProcess({ DB_PATH: dbPath });
   running.push(first);
   const created = await fetch(`${first.baseUrl}/ingest/tokens`, {

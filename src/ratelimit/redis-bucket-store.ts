@@ -117,6 +117,8 @@ export class RedisBucketStore implements BucketStore {
   private lastError: Error = new Error('not connected yet');
   private probe: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Decisions asked for in this turn of the event loop, sent together by `flush`. */
+  private pending: Pending[] = [];
 
   private constructor(private readonly options: RedisBucketStoreOptions) {
     const client = new Redis(options.url, {
@@ -177,8 +179,6 @@ export class RedisBucketStore implements BucketStore {
   peek(key: string, limits: BucketLimits, nowMs: number): Promise<BucketDecision> {
     return this.decide(key, limits, nowMs, 0);
   }
-
-  private pending: Pending[] = [];
 
   private decide(key: string, limits: BucketLimits, nowMs: number, count: number): Promise<BucketGrant> {
     if (!this.up) return this.fallback(key, limits, nowMs, count);
@@ -264,8 +264,8 @@ export class RedisBucketStore implements BucketStore {
     try {
       await this.client.ping();
       this.markUp();
-    } catch (error) {
-      this.lastError = error instanceof Error ? error : new Error(String(error));
+    } catch {
+      // Still down. The connection's own error (refused, timed out) is the one worth reporting.
     }
   }
 
