@@ -11,6 +11,7 @@ import { watchBucketStore } from '../src/ratelimit/open-bucket-store.js';
 import { RedisBucketStore, type RedisBucketStoreOptions } from '../src/ratelimit/redis-bucket-store.js';
 import { createSqliteStore, type SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import { ADMIN_KEY, INGEST_KEY } from './helpers.js';
+import { startServerProcess } from './server-process.js';
 import {
   connectRedis,
   deleteRedisKeys,
@@ -407,5 +408,61 @@ describe('when Redis stops answering', () => {
     await expect.poll(() => store.isUp, { timeout: 20_000 }).toBe(true);
     expect(changes).toEqual([false, true]);
     expect((await store.takeUpTo(key, SLOW, 0, 9)).granted).toBe(5);
+  });
+});
+
+describe('two service processes', () => {
+  test('share one ingest bucket through Redis, report an outage once, and shut down cleanly', {
+    timeout: 180_000,
+  }, async () => {
+    const redis = await startPrivateRedis();
+    cleanup.push(() => redis.kill());
+    const dir = mkdtempSync(path.join(tmpdir(), 'cg-redis-procs-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    // One SQLite file admits one server, so each process has its own; token 1 is the first
+    // token in each, so both ask Redis for the same bucket, `ingest:1`.
+    const env = (name: string) => ({
+      DB_PATH: path.join(dir, `${name}.sqlite`),
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: `${prefix}procs:`,
+      REDIS_TIMEOUT_MS: '100',
+      INGEST_BURST: '6',
+      INGEST_RPM: '1',
+    });
+    const servers = [await startServerProcess(env('a')), await startServerProcess(env('b'))];
+    cleanup.push(async () => {
+      for (const server of servers) await server.stop();
+    });
+    const tokens: string[] = [];
+    for (const server of servers) {
+      const created = await fetch(`${server.baseUrl}/ingest/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ label: 'app' }),
+      });
+      tokens.push(((await created.json()) as { id: number; token: string }).token);
+    }
+    const send = (i: number) =>
+      fetch(`${servers[i % 2]?.baseUrl}/ingest`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(record(tokens[i % 2] as string, i)),
+      }).then((r) => r.status);
+    const burst = await Promise.all(Array.from({ length: 16 }, (_, i) => send(i)));
+    expect(burst.filter((status) => status === 201)).toHaveLength(6);
+    expect(burst.filter((status) => status === 429)).toHaveLength(10);
+
+    await redis.kill();
+    const during = [];
+    for (let i = 0; i < 5; i += 1) during.push(await send(100 + i));
+    expect(during.filter((status) => status === 201).length).toBeGreaterThan(0);
+    await redis.start();
+    for (const server of servers) {
+      await expect
+        .poll(() => server.output().match(/Redis answers again/g)?.length ?? 0, { timeout: 20_000 })
+        .toBe(1);
+      expect(server.output().match(/Redis is unreachable/g)).toHaveLength(1);
+    }
+    for (const server of servers) expect(await server.stop()).toBe(0);
   });
 });
