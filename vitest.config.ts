@@ -6,6 +6,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    globalSetup: ['test/e2e/build-web.ts', 'test/build-client.ts'],
+    globalSetup: ['test/e2e/build-web.ts', 'test/build-client.ts', 'test/services/start-services.ts'],
   },
 });

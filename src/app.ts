@@ -26,7 +26,7 @@ import { bodyAjv, describeValidationErrors, textAjv } from './lib/validator.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Pricer } from './pricing/types.js';
 import type { BucketStore } from './ratelimit/bucket-store.js';
-import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
+import { openBucketStore, watchBucketStore } from './ratelimit/open-bucket-store.js';
 import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
 import { createRepriceService } from './repricing/reprice-service.js';
 import type { Store, WriteState } from './storage/store.js';
@@ -38,6 +38,7 @@ export interface AppDeps {
   pricer?: Pricer;
   /** Overrides file already loaded; default: loaded from config.pricesFile (throws PriceFileError). */
   priceFile?: PriceFile | null;
+  /** Default: opened from the config (Redis or memory) and closed with the app. */
   buckets?: BucketStore;
   metrics?: Metrics;
   /** A pino-compatible logger; default: Fastify's pino at config.logLevel. */
@@ -62,11 +63,11 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const { config, store } = input;
   const clock = input.clock ?? systemClock;
   const metrics = input.metrics ?? new Metrics();
-  const buckets = input.buckets ?? new MemoryBucketStore();
   const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
   const prices = await createPriceBook({ store, clock, file: priceFile });
   const pricer = input.pricer ?? prices.pricer;
   const reprice = createRepriceService({ store, prices, clock, defaultProvider: config.defaultProvider });
+  const buckets = input.buckets ?? (await openBucketStore(config));
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
   const budgets = createBudgetService({ store, clock });
@@ -126,6 +127,16 @@ export async function buildApp(input: AppDeps): Promise<App> {
     return503OnClosing: true,
     schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  if (!input.buckets) {
+    watchBucketStore(
+      buckets,
+      app.log,
+      (up) => metrics.recordRateLimitStore(up),
+      config.redis?.failureMode ?? '',
+    );
+    app.addHook('onClose', () => buckets.close());
+  }
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? bodyAjv.compile(schema) : textAjv.compile(schema),

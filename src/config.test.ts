@@ -149,4 +149,31 @@ describe('loadConfig', () => {
   test('OPENAI_MODEL is accepted for old .env files but changes nothing', () => {
     expect(loadConfig({ OPENAI_MODEL: 'gpt-4o-mini-2024-07-18' }).openaiModel).toBe('gpt-4o-mini-2024-07-18');
   });
+  test('REDIS_URL turns on shared buckets with a prefix, a command timeout and a failure mode', () => {
+    expect(loadConfig({}, '/srv/app').redis).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379/2' }, '/srv/app').redis).toEqual({
+      url: 'redis://cache:6379/2',
+      keyPrefix: 'cg:',
+      timeoutMs: 250,
+      failureMode: 'local',
+    });
+    expect(
+      loadConfig(
+        {
+          REDIS_URL: 'rediss://cache',
+          REDIS_KEY_PREFIX: 'prod:',
+          REDIS_TIMEOUT_MS: '50',
+          RATE_LIMIT_REDIS_FAILURE: 'OPEN',
+        },
+        '/srv/app',
+      ).redis,
+    ).toMatchObject({ keyPrefix: 'prod:', timeoutMs: 50, failureMode: 'open' });
+    expect(
+      problems({ REDIS_URL: 'cache:6379', REDIS_TIMEOUT_MS: '0', RATE_LIMIT_REDIS_FAILURE: 'closed' }),
+    ).toEqual([
+      'REDIS_URL must be a redis:// or rediss:// URL, like redis://127.0.0.1:6379 (got "cache:6379")',
+      'REDIS_TIMEOUT_MS must be a whole number from 10 to 10000 (got "0")',
+      'RATE_LIMIT_REDIS_FAILURE must be "local" or "open" (got "closed")',
+    ]);
+  });
 });

@@ -30,6 +30,15 @@ export interface Config {
   readonly ingestRateLimit: { readonly ratePerMinute: number; readonly burst: number };
   /** Failed admin/ingest key attempts allowed per client IP (burst; refills per minute). */
   readonly authFailuresPerMinute: number;
+  /** Shared rate-limit buckets; undefined means in-process buckets. See docs/deploy.md. */
+  readonly redis:
+    | {
+        readonly url: string;
+        readonly keyPrefix: string;
+        readonly timeoutMs: number;
+        readonly failureMode: 'local' | 'open';
+      }
+    | undefined;
   readonly defaultProvider: string;
   /** User price overrides (YAML or JSON); undefined means none. See docs/pricing.md. */
   readonly pricesFile: string | undefined;
@@ -187,6 +196,33 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     unit: 'attempts per minute',
     description:
       'Wrong or missing keys allowed per client IP before 429, admin and ingest counted apart. A correct ingest key is never refused (docs/adr/010).',
+  },
+  {
+    name: 'REDIS_URL',
+    default: '',
+    unit: 'redis:// or rediss:// URL',
+    description:
+      'Redis that holds the rate-limit buckets, shared by every instance. Unset: buckets live in this process (one instance). docs/deploy.md.',
+  },
+  {
+    name: 'REDIS_KEY_PREFIX',
+    default: 'cg:',
+    unit: 'text',
+    description: 'Put before every Redis key, so several deployments can share one Redis.',
+  },
+  {
+    name: 'REDIS_TIMEOUT_MS',
+    default: '250',
+    unit: 'milliseconds (10-10000)',
+    description:
+      'Longest wait for one Redis command; past it (or when Redis is unreachable) RATE_LIMIT_REDIS_FAILURE applies.',
+  },
+  {
+    name: 'RATE_LIMIT_REDIS_FAILURE',
+    default: 'local',
+    unit: 'local | open',
+    description:
+      'While Redis is unreachable: "local" keeps buckets per instance (N instances let through up to N times the limit), "open" allows every request. Failed-key lockouts always stay local.',
   },
   {
     name: 'PROVIDER',
@@ -399,6 +435,16 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       `BODY_BUDGET_BYTES (${bodyBudgetBytes}) must be at least BODY_LIMIT_BYTES (${bodyLimitBytes}), or a body of the largest allowed size could never be received`,
     );
 
+  const redisUrl = read('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl))
+    problems.push(
+      `REDIS_URL must be a redis:// or rediss:// URL, like redis://127.0.0.1:6379 (got "${redisUrl}")`,
+    );
+  const redisTimeoutMs = integer('REDIS_TIMEOUT_MS', 250, 10, 10_000);
+  const redisFailure = (read('RATE_LIMIT_REDIS_FAILURE') ?? 'local').toLowerCase();
+  if (redisFailure !== 'local' && redisFailure !== 'open')
+    problems.push(`RATE_LIMIT_REDIS_FAILURE must be "local" or "open" (got "${redisFailure}")`);
+
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -470,6 +516,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     rateLimit: Object.freeze({ ratePerMinute, burst, exemptPaths: Object.freeze(exemptPaths) }),
     ingestRateLimit: Object.freeze({ ratePerMinute: ingestRate, burst: ingestBurst }),
     authFailuresPerMinute,
+    redis:
+      redisUrl === undefined
+        ? undefined
+        : Object.freeze({
+            url: redisUrl,
+            keyPrefix: read('REDIS_KEY_PREFIX') ?? 'cg:',
+            timeoutMs: redisTimeoutMs,
+            failureMode: redisFailure as 'local' | 'open',
+          }),
     defaultProvider,
     pricesFile,
     openaiModel: read('OPENAI_MODEL'),

@@ -11,7 +11,7 @@ export const EXIT = {
   usage: 2,
   /** The environment configuration is invalid; every problem is listed on stderr. */
   config: 3,
-  /** The service's database cannot be opened or migrated, or was written by a newer version. */
+  /** The service's database cannot be opened or migrated, was written by a newer version, or (serve) is served by another process. */
   database: 4,
   /** A file named on the command line is missing, unreadable, not what it should be, or would be overwritten. */
   input: 5,

@@ -3,7 +3,12 @@ import { createServer } from 'node:http';
 import { type Config, ConfigError } from '../config.js';
 import { Metrics } from '../metrics/metrics.js';
 import { type RunningServer, startServer } from '../server.js';
-import { type CliIo, type GlobalOptions, loadCliConfig, openCliStore } from './context.js';
+import {
+  DatabaseInUseError,
+  lockDatabaseForServing,
+  type ServeLock,
+} from '../storage/sqlite/instance-lock.js';
+import { type CliIo, databaseError, type GlobalOptions, loadCliConfig, openCliStore } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -21,17 +26,25 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
     if (!(cause instanceof ConfigError) || cause.container === undefined) throw error;
     return serveUnconfigured(io, cause, cause.container);
   }
+  const lock = claimDatabase(config.dbPath);
   const metrics = new Metrics({ processMetrics: true });
-  const store = openCliStore(config, {
-    onCommit: (records, ms) => metrics.recordCommit(records, ms),
-    onSync: (ms) => metrics.recordSync(ms),
-    onRead: (operation, ms) => metrics.recordRead(operation, ms),
-  });
+  let store: ReturnType<typeof openCliStore>;
+  try {
+    store = openCliStore(config, {
+      onCommit: (records, ms) => metrics.recordCommit(records, ms),
+      onSync: (ms) => metrics.recordSync(ms),
+      onRead: (operation, ms) => metrics.recordRead(operation, ms),
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   let server: RunningServer;
   try {
     server = await startServer({ config, store, metrics });
   } catch (error) {
     await store.close();
+    lock.release();
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE')
       throw new CliError(
@@ -58,6 +71,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions): Promise<Ex
       server.close().then(
         () => {
           clearTimeout(force);
+          lock.release();
           log.info('shutdown complete');
           resolve(EXIT.ok);
         },
@@ -125,4 +139,14 @@ async function serveUnconfigured(
   server.close();
   server.closeAllConnections();
   return EXIT.config;
+}
+
+/** One server per SQLite file: a second one is refused with a pointer to PostgreSQL (exit 4). */
+function claimDatabase(dbPath: string): ServeLock {
+  try {
+    return lockDatabaseForServing(dbPath);
+  } catch (error) {
+    if (error instanceof DatabaseInUseError) throw new CliError(EXIT.database, error.message);
+    throw databaseError(dbPath, error);
+  }
 }

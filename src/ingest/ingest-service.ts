@@ -93,12 +93,53 @@ export function createIngestService(deps: IngestDeps): IngestService {
   };
   const refillPerMs = limits.refillPerMinute / 60_000;
 
-  /** What one call learns as it goes: tokens looked up, and rate-limit refusals per token id. */
+  /**
+   * What one call learns as it goes: tokens looked up, rate-limit refusals per token id, and per
+   * tracking token how many of the call's records want a share of its bucket and what the bucket
+   * granted them.
+   */
   interface CallState {
     tokens: Map<string, TokenRecord | undefined>;
     limited: Map<number, { records: number; firstRetryMs: number }>;
+    wanted: Map<string, number>;
+    grants: Map<string, { left: number; retryAfterMs: number }>;
   }
-  const newCallState = (): CallState => ({ tokens: new Map(), limited: new Map() });
+  const newCallState = (): CallState => ({
+    tokens: new Map(),
+    limited: new Map(),
+    wanted: new Map(),
+    grants: new Map(),
+  });
+
+  /**
+   * Whether the token's bucket admits one more record of this call. The first record of a token
+   * asks the bucket for as many tokens as the call has records for it (one round trip to a shared
+   * store per token, not per record); the following records are admitted from that grant in
+   * order, exactly as one take per record would admit them.
+   */
+  async function admit(
+    token: TokenRecord,
+    trackingToken: string,
+    nowMs: number,
+    state: CallState,
+  ): Promise<{ allowed: boolean; retryAfterMs: number }> {
+    let grant = state.grants.get(trackingToken);
+    if (!grant) {
+      const wanted = state.wanted.get(trackingToken) ?? 1;
+      const key = `ingest:${token.id}`;
+      if (wanted === 1) {
+        const decision = await buckets.take(key, limits, nowMs);
+        grant = { left: decision.allowed ? 1 : 0, retryAfterMs: decision.retryAfterMs };
+      } else {
+        const decision = await buckets.takeUpTo(key, limits, nowMs, wanted);
+        grant = { left: decision.granted, retryAfterMs: decision.retryAfterMs };
+      }
+      state.grants.set(trackingToken, grant);
+    }
+    if (grant.left === 0) return { allowed: false, retryAfterMs: grant.retryAfterMs };
+    grant.left -= 1;
+    return { allowed: true, retryAfterMs: 0 };
+  }
 
   /** The wait after which every token's refused records fit in its bucket again. */
   function retryAfterAll(state: CallState): number | null {
@@ -155,7 +196,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
     if (!token.active) return reject('inactive_token', 'Tracking token is inactive', token);
 
     const nowMs = clock.now();
-    const decision = await buckets.take(`ingest:${token.id}`, limits, nowMs);
+    const decision = await admit(token, record.trackingToken, nowMs, state);
     if (!decision.allowed) {
       metrics.countRateLimitHit('ingest');
       const seen = state.limited.get(token.id);
@@ -254,6 +295,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       const results: RecordResult[] = new Array(records.length);
       const toWrite: { index: number; usage: NewUsage }[] = [];
       const state = newCallState();
+      const valid: { index: number; record: NormalisedRecord }[] = [];
       for (const [index, raw] of records.entries()) {
         if (!validateRecord(raw)) {
           const error = validateRecord.errors?.[0];
@@ -269,7 +311,12 @@ export function createIngestService(deps: IngestDeps): IngestService {
           results[index] = (reject('validation_error', normalised.reason) as { result: RecordResult }).result;
           continue;
         }
-        const prepared = await prepare(normalised.record, nowMs, state);
+        valid.push({ index, record: normalised.record });
+        const { trackingToken } = normalised.record;
+        state.wanted.set(trackingToken, (state.wanted.get(trackingToken) ?? 0) + 1);
+      }
+      for (const { index, record } of valid) {
+        const prepared = await prepare(record, nowMs, state);
         if (prepared.ok) toWrite.push({ index, usage: prepared.usage });
         else results[index] = prepared.result;
       }

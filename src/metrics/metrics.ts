@@ -67,6 +67,8 @@ export class Metrics {
     unknown_token: 0,
     inactive_token: 0,
   };
+  /** Whether the rate-limit store answers (always, for memory buckets), and its outages since start. */
+  readonly rateLimitStore = { up: true, outages: 0 };
   /** Refused ingest records of the last hour, by reason, for the dashboard's warning. */
   readonly ingestRefusals = new IngestRefusals();
   private readonly refusalListeners = new Set<() => void>();
@@ -79,7 +81,11 @@ export class Metrics {
   /** `processMetrics` adds Node.js process series (CPU, memory, event-loop lag): for the server, not tests. */
   constructor(options: { processMetrics?: boolean } = {}) {
     this.prometheus = createPrometheusMetrics(
-      { ingestOutcomes: () => ({ ...this.ingest }), rateLimitHits: () => ({ ...this.rateLimitHitsBy }) },
+      {
+        ingestOutcomes: () => ({ ...this.ingest }),
+        rateLimitHits: () => ({ ...this.rateLimitHitsBy }),
+        rateLimitStore: () => ({ ...this.rateLimitStore }),
+      },
       { version: VERSION, processMetrics: options.processMetrics ?? false },
     );
   }
@@ -91,6 +97,12 @@ export class Metrics {
 
   countRateLimitHit(limiter: RateLimiterName): void {
     this.rateLimitHitsBy[limiter] += 1;
+  }
+
+  /** The shared rate-limit store (Redis) turned unreachable (`up` false) or answers again. */
+  recordRateLimitStore(up: boolean): void {
+    if (!up && this.rateLimitStore.up) this.rateLimitStore.outages += 1;
+    this.rateLimitStore.up = up;
   }
 
   countIngest(outcome: IngestOutcome, n = 1): void {

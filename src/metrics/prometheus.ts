@@ -13,6 +13,8 @@ export const METRIC = {
   ingestRecords: 'cg_ingest_records_total',
   ingestBatchRecords: 'cg_ingest_batch_records',
   rateLimitHits: 'cg_rate_limit_hits_total',
+  rateLimitStoreUp: 'cg_rate_limit_store_up',
+  rateLimitStoreOutages: 'cg_rate_limit_store_outages_total',
   writeQueueDepth: 'cg_write_queue_depth',
   dbCommitRecords: 'cg_db_commit_records',
   dbCommitDuration: 'cg_db_commit_duration_seconds',
@@ -65,6 +67,7 @@ export class BoundedLabel {
 export interface CounterSources {
   ingestOutcomes(): Record<string, number>;
   rateLimitHits(): Record<string, number>;
+  rateLimitStore(): { up: boolean; outages: number };
 }
 
 /** Values read from the store at scrape time. */
@@ -125,6 +128,24 @@ export function createPrometheusMetrics(
     collect() {
       this.reset();
       for (const [limiter, count] of Object.entries(sources.rateLimitHits())) this.inc({ limiter }, count);
+    },
+  });
+
+  new Gauge({
+    name: METRIC.rateLimitStoreUp,
+    help: 'Whether the rate-limit store answers: 0 while Redis is unreachable (RATE_LIMIT_REDIS_FAILURE applies); always 1 for in-process buckets.',
+    registers,
+    collect() {
+      this.set(sources.rateLimitStore().up ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: METRIC.rateLimitStoreOutages,
+    help: 'Times the rate-limit store (Redis) became unreachable since start: one per outage, not per request.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.rateLimitStore().outages);
     },
   });
 

@@ -31,3 +31,20 @@ test('idle buckets are forgotten once full again, so memory stays bounded whatev
   await quiet.take('late', limits, 10 * 60_000);
   expect(quiet.size).toBeLessThan(100);
 });
+
+test('takeUpTo grants what takes of one in a row would, and the first refused decision', async () => {
+  const store = new MemoryBucketStore();
+  const grant = await store.takeUpTo('k', limits, 0, 5);
+  expect(grant).toMatchObject({ granted: 3, allowed: false, remaining: 0, retryAfterMs: 1000 });
+  const one = new MemoryBucketStore();
+  const singles = [];
+  for (let i = 0; i < 5; i += 1) singles.push(await one.take('k', limits, 0));
+  expect(singles.filter((d) => d.allowed)).toHaveLength(3);
+  expect(singles[3]).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: grant.retryAfterMs });
+  expect(await store.takeUpTo('k', limits, 1500, 1)).toMatchObject({
+    granted: 1,
+    allowed: true,
+    remaining: 0,
+  });
+  expect(await store.takeUpTo('k', limits, 1500, 2)).toMatchObject({ granted: 0, allowed: false });
+});

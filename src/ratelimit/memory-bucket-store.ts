@@ -1,4 +1,4 @@
-import type { BucketDecision, BucketLimits, BucketStore } from './bucket-store.js';
+import type { BucketDecision, BucketGrant, BucketLimits, BucketStore } from './bucket-store.js';
 
 interface Bucket {
   tokens: number;
@@ -37,15 +37,10 @@ export class MemoryBucketStore implements BucketStore {
     return bucket;
   }
 
-  private decide(
-    bucket: Bucket,
-    limits: BucketLimits,
-    nowMs: number,
-    cost: number,
-    allowed: boolean,
-  ): BucketDecision {
+  /** The decision after a take (or peek); when refused, the wait is for the next whole token. */
+  private decide(bucket: Bucket, limits: BucketLimits, nowMs: number, allowed: boolean): BucketDecision {
     const perMs = limits.refillPerMinute / 60_000;
-    const missing = allowed ? 0 : cost - bucket.tokens;
+    const missing = allowed ? 0 : 1 - bucket.tokens;
     return {
       allowed,
       remaining: Math.max(0, Math.floor(bucket.tokens)),
@@ -55,21 +50,35 @@ export class MemoryBucketStore implements BucketStore {
     };
   }
 
-  async take(key: string, limits: BucketLimits, nowMs: number, cost = 1): Promise<BucketDecision> {
+  async take(key: string, limits: BucketLimits, nowMs: number): Promise<BucketDecision> {
     const bucket = this.refill(key, limits, nowMs);
-    const allowed = bucket.tokens >= cost;
-    if (allowed) bucket.tokens -= cost;
+    const allowed = bucket.tokens >= 1;
+    if (allowed) bucket.tokens -= 1;
+    this.save(key, bucket, limits, nowMs);
+    return this.decide(bucket, limits, nowMs, allowed);
+  }
+
+  async takeUpTo(key: string, limits: BucketLimits, nowMs: number, count: number): Promise<BucketGrant> {
+    const bucket = this.refill(key, limits, nowMs);
+    // The same as `count` takes in a row: each takes a whole token while one is left.
+    const granted = Math.max(0, Math.min(count, Math.floor(bucket.tokens)));
+    bucket.tokens -= granted;
+    this.save(key, bucket, limits, nowMs);
+    const allowed = granted === count;
+    return { ...this.decide(bucket, limits, nowMs, allowed), granted };
+  }
+
+  private save(key: string, bucket: Bucket, limits: BucketLimits, nowMs: number): void {
     const perMs = limits.refillPerMinute / 60_000;
     bucket.fullAtMs = nowMs + Math.ceil((limits.capacity - bucket.tokens) / perMs);
     this.buckets.delete(key);
     if (bucket.fullAtMs > nowMs) this.buckets.set(key, bucket);
     this.evict(nowMs);
-    return this.decide(bucket, limits, nowMs, cost, allowed);
   }
 
   async peek(key: string, limits: BucketLimits, nowMs: number): Promise<BucketDecision> {
     const bucket = this.refill(key, limits, nowMs);
-    return this.decide(bucket, limits, nowMs, 1, bucket.tokens >= 1);
+    return this.decide(bucket, limits, nowMs, bucket.tokens >= 1);
   }
 
   /** Drops buckets that are full again (oldest first) and enforces the size cap. */

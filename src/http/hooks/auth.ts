@@ -5,7 +5,7 @@ import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { BucketStore } from '../../ratelimit/bucket-store.js';
+import { AUTH_FAILURE_KEY_PREFIX, type BucketStore } from '../../ratelimit/bucket-store.js';
 import type { Store } from '../../storage/store.js';
 import { csrfTokenMatches, hashSessionId, isSafeMethod, SESSION_COOKIE } from './session-cookie.js';
 
@@ -77,7 +77,8 @@ export function createAuthenticator(deps: AuthDeps) {
     capacity: config.authFailuresPerMinute,
     refillPerMinute: config.authFailuresPerMinute,
   };
-  const failureKey = (request: FastifyRequest, budget: FailureBudget) => `authfail:${budget}:${request.ip}`;
+  const failureKey = (request: FastifyRequest, budget: FailureBudget) =>
+    `${AUTH_FAILURE_KEY_PREFIX}${budget}:${request.ip}`;
 
   function tooManyFailures(retryAfterMs: number): AppError {
     metrics.countRateLimitHit('auth');
