@@ -26,6 +26,7 @@ import type {
   NewAlertChannel,
 } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { IdParams, OkBody, responses } from './schemas.js';
 
 /**
@@ -476,7 +477,7 @@ export function budgetRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Create a budget (answers once its current window is counted)',
           tags,
-          body: BudgetInput,
+          body: withExamples(BudgetInput, EXAMPLES.createBudget),
           response: responses({ 201: BudgetBody }),
         },
       },
@@ -506,7 +507,7 @@ export function budgetRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Add an alert channel: a signed JSON webhook or a Slack incoming webhook',
           tags,
-          body: ChannelInput,
+          body: withExamples(ChannelInput, EXAMPLES.createChannel),
           response: responses({ 201: ChannelBody }),
         },
       },
@@ -533,7 +534,7 @@ export function budgetRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Change an alert channel',
           tags,
           params: IdParams,
-          body: ChannelPatch,
+          body: withExamples(ChannelPatch, EXAMPLES.patchChannel),
           response: responses({ 200: ChannelBody }),
         },
       },
@@ -580,7 +581,10 @@ export function budgetRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Send a test alert to the channel now; answers with the delivery',
           tags,
           params: IdParams,
-          body: Type.Object({}, { description: 'A JSON object; {} is enough.' }),
+          body: withExamples(
+            Type.Object({}, { description: 'A JSON object; {} is enough.' }),
+            EXAMPLES.testChannel,
+          ),
           response: responses({ 200: DeliveryBody }),
         },
       },
@@ -641,7 +645,7 @@ export function budgetRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Change the anomaly and unpriced-model alert settings (fields left out keep their value)',
           tags,
-          body: AlertSettingsPatch,
+          body: withExamples(AlertSettingsPatch, EXAMPLES.patchAlertSettings),
           response: responses({ 200: AlertSettingsSchema }),
         },
       },
@@ -675,7 +679,7 @@ export function budgetRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             'Change a budget (fields left out keep their value; a new scope or window is counted again)',
           tags,
           params: IdParams,
-          body: BudgetPatch,
+          body: withExamples(BudgetPatch, EXAMPLES.patchBudget),
           response: responses({ 200: BudgetBody }),
         },
       },

@@ -69,4 +69,19 @@ export const EXAMPLES = {
     },
   ],
   undoReprice: [{ actor: 'alice' }],
+  createBudget: [
+    {
+      name: 'Search team, monthly',
+      limit_usd: 500,
+      window: { kind: 'month', tz: 'Europe/Paris' },
+      scope: { model: 'gpt-4o*', tags: { team: 'search' } },
+      thresholds: [50, 80, 100],
+      forecast_alert: true,
+    },
+  ],
+  patchBudget: [{ limit_usd: 750, thresholds: [80, 100] }],
+  createChannel: [{ name: 'Ops webhook', kind: 'webhook', url: 'https://hooks.example.com/cost-guardian' }],
+  patchChannel: [{ enabled: false }],
+  testChannel: [{}],
+  patchAlertSettings: [{ anomaly: { enabled: true, sensitivity: 6 }, unpriced: { enabled: true } }],
 } as const;
