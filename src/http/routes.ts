@@ -8,6 +8,7 @@ import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
 import { openApiRoutes, registerOpenApi } from './openapi.js';
+import { otlpRoutes } from './otlp.js';
 import { priceRoutes } from './prices.js';
 import { prometheusRoutes } from './prometheus.js';
 import { tokenRoutes } from './tokens.js';
@@ -28,6 +29,7 @@ import { usageRoutes } from './usage.js';
  *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
  *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
  *   GET  /usage/summary, /usage/timeseries, /usage/top                                    admin   usage.ts
+ *   POST /v1/traces                    ingest   otlp.ts (OpenTelemetry spans in, OTLP/HTTP)
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
@@ -44,4 +46,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(prometheusRoutes(deps));
   await app.register(openApiRoutes(deps));
   await app.register(usageRoutes(deps));
+  await app.register(otlpRoutes(deps));
 }

@@ -17,7 +17,7 @@ import type { ExportFormat } from '../lib/usage-export.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from './usage-aggregate.js';
 
 export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
-export type UsageSource = 'ingest' | 'legacy' | 'import';
+export type UsageSource = 'ingest' | 'legacy' | 'import' | 'otlp';
 
 export interface TokenRecord {
   id: number;

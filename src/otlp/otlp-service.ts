@@ -1,0 +1,101 @@
+import type { IngestService, RecordResult } from '../ingest/ingest-service.js';
+import { TRACKING_TOKEN_ATTRIBUTE, usageFromSpan } from './genai-usage.js';
+import type { TraceExport } from './trace-model.js';
+
+/**
+ * OTLP trace exports to usage records. Every GenAI span with token usage becomes one record and
+ * goes through the same pipeline as POST /ingest/batch (validate, normalise, tracking token, rate
+ * limit, price, group-committed write, dedup on (token, event_id)), with source 'otlp'. Spans
+ * without GenAI usage are ignored: they are not errors, and are not reported as rejected.
+ */
+
+export interface OtlpExportResult {
+  /** Spans stored, or already stored (a resent export). */
+  acceptedSpans: number;
+  /** GenAI spans that could not be stored: ExportTracePartialSuccess.rejected_spans. */
+  rejectedSpans: number;
+  /** Why, grouped by reason; '' when nothing was rejected. */
+  errorMessage: string;
+  ignoredSpans: number;
+  /** Set when the rate limit refused spans: how long until the whole export fits again. */
+  retryAfterMs: number | null;
+}
+
+export interface OtlpService {
+  /** `headerToken` is the X-Tracking-Token header; a resource attribute overrides it. */
+  export(request: TraceExport, headerToken: string | undefined): Promise<OtlpExportResult>;
+}
+
+const MAX_REASONS_LISTED = 5;
+const NO_TOKEN = `no tracking token: send the X-Tracking-Token header or the ${TRACKING_TOKEN_ATTRIBUTE} resource attribute`;
+
+function rejectionMessage(reasons: Map<string, number>, rejected: number, genAiSpans: number): string {
+  if (rejected === 0) return '';
+  const listed = [...reasons]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, MAX_REASONS_LISTED)
+    .map(([reason, count]) => `${reason} (${count})`);
+  const more = reasons.size > MAX_REASONS_LISTED ? `; ${reasons.size - MAX_REASONS_LISTED} more reasons` : '';
+  return `${rejected} of ${genAiSpans} GenAI spans rejected: ${listed.join('; ')}${more}`;
+}
+
+export function createOtlpService(deps: {
+  ingest: IngestService;
+  /** The per-token ingest refill rate, to size Retry-After for a resend of the whole export. */
+  ingestRatePerMinute: number;
+}): OtlpService {
+  return {
+    async export(request, headerToken) {
+      const records: Record<string, unknown>[] = [];
+      const reasons = new Map<string, number>();
+      let rejected = 0;
+      let ignored = 0;
+      const reject = (reason: string) => {
+        rejected += 1;
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      };
+
+      for (const resource of request.resources) {
+        const fromResource = resource.attributes.get(TRACKING_TOKEN_ATTRIBUTE);
+        const token = typeof fromResource === 'string' && fromResource !== '' ? fromResource : headerToken;
+        for (const scope of resource.scopes) {
+          const context = {
+            scopeName: scope.name,
+            scopeVersion: scope.version,
+            resource: resource.attributes,
+          };
+          for (const span of scope.spans) {
+            const verdict = usageFromSpan(span, context);
+            if (verdict.kind === 'ignored') ignored += 1;
+            else if (verdict.kind === 'rejected') reject(verdict.reason);
+            else if (!token) reject(NO_TOKEN);
+            else records.push({ ...verdict.body, tracking_token: token });
+          }
+        }
+      }
+
+      let accepted = 0;
+      let retryAfterMs: number | null = null;
+      if (records.length > 0) {
+        const outcome = await deps.ingest.ingestBatch(records, { source: 'otlp' });
+        for (const result of outcome.results as RecordResult[]) {
+          if (result.status !== 'rejected') accepted += 1;
+          else reject(`${result.code}: ${result.reason}`);
+        }
+        if (outcome.retryAfterMs !== null) {
+          // The exporter resends the whole export: the spans stored now come back as duplicates
+          // and count against the rate limit again, so the wait covers every one of them.
+          const refillMs = Math.ceil((records.length * 60_000) / deps.ingestRatePerMinute);
+          retryAfterMs = Math.max(outcome.retryAfterMs, refillMs);
+        }
+      }
+      return {
+        acceptedSpans: accepted,
+        rejectedSpans: rejected,
+        errorMessage: rejectionMessage(reasons, rejected, request.spanCount - ignored),
+        ignoredSpans: ignored,
+        retryAfterMs,
+      };
+    },
+  };
+}
