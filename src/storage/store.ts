@@ -14,6 +14,7 @@
  */
 
 import type { ExportFormat } from '../lib/usage-export.js';
+import type { ProviderReportStore } from './provider-reports.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from './usage-aggregate.js';
 
 export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
@@ -322,6 +323,9 @@ export interface Store {
 
   /** Usage totals per interval and group (analytics); see usage-aggregate.ts. */
   aggregateUsage(query: UsageAggregateQuery): Promise<UsageAggregateResult>;
+
+  /** Provider-reported usage and costs, kept apart from usage rows (provider-reports.ts). */
+  readonly reports: ProviderReportStore;
 }
 
 /**

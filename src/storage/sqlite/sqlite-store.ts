@@ -20,6 +20,7 @@ import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { createPricingMethods } from './pricing-store.js';
+import { createProviderReportMethods } from './provider-reports.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { RateSetIds } from './rate-sets.js';
 import { ReadClient } from './read-client.js';
@@ -273,5 +274,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     ...createPricingMethods(db, writes, rollups, rateSets),
 
     ...createSessionMethods(db, writes),
+
+    reports: createProviderReportMethods(db, writes),
   });
 }
