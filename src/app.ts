@@ -23,6 +23,8 @@ import { Metrics } from './metrics/metrics.js';
 import type { Pricer } from './pricing/types.js';
 import type { BucketStore } from './ratelimit/bucket-store.js';
 import { MemoryBucketStore } from './ratelimit/memory-bucket-store.js';
+import { type DriftAlertSink, logDriftAlerts } from './reports/drift-alerts.js';
+import { createReportSync } from './reports/report-sync.js';
 import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
 import { createRepriceService } from './repricing/reprice-service.js';
 import type { Store } from './storage/store.js';
@@ -38,6 +40,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** A pino-compatible logger; default: Fastify's pino at config.logLevel. */
   logger?: FastifyBaseLogger;
+  /** Provider report pulls: where drift alerts go (default: logged and counted), and for tests the waits and fetch. */
+  reports?: { drift?: DriftAlertSink; sleep?: (ms: number) => Promise<void>; fetch?: typeof fetch };
 }
 
 export type App = FastifyInstance & { deps: HttpDeps };
@@ -54,7 +58,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   const reprice = createRepriceService({ store, prices, clock });
   const ingest = createIngestService({ config, store, pricer, buckets, clock, metrics });
   const authenticate = createAuthenticator({ config, buckets, clock, metrics, sessions: store });
-  const deps: HttpDeps = {
+  const deps: Omit<HttpDeps, 'reports'> & Partial<Pick<HttpDeps, 'reports'>> = {
     config,
     store,
     clock,
@@ -105,6 +109,19 @@ export async function buildApp(input: AppDeps): Promise<App> {
     });
   }
 
+  deps.reports = createReportSync({
+    config,
+    store,
+    pricer,
+    clock,
+    log: app.log,
+    drift:
+      input.reports?.drift ??
+      logDriftAlerts(app.log, (provider) => metrics.prometheus.countProviderDrift(provider)),
+    sleep: input.reports?.sleep,
+    fetch: input.reports?.fetch,
+  });
+
   await app.register(cookie);
   const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics });
   app.addHook('onRequest', async (request, reply) => {
@@ -114,6 +131,6 @@ export async function buildApp(input: AppDeps): Promise<App> {
     if (auth === 'admin' || auth === 'metrics') await authenticate.admin(request);
   });
 
-  await registerRoutes(app, deps);
+  await registerRoutes(app, deps as HttpDeps);
   return Object.assign(app, { deps }) as unknown as App;
 }

@@ -36,6 +36,9 @@ export async function startServer(input: {
   if (config.allowedOrigins.length === 0)
     log.info('CORS: no cross-origin browser access (ALLOWED_ORIGINS is empty)');
   if (config.openaiModel) log.info('OPENAI_MODEL is set but unused: every record is priced by its own model');
+  if (app.deps.reports.providers.length > 0)
+    log.info(`Provider reports: pulling ${app.deps.reports.providers.join(' and ')} usage and costs`);
+  app.deps.reports.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -47,6 +50,7 @@ export async function startServer(input: {
         // open: close each one as soon as it is idle.
         const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
         try {
+          await app.deps.reports.stop();
           await app.close();
         } finally {
           clearInterval(sweep);

@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
+import type { ReportSync } from '../reports/report-sync.js';
 import type { PriceBook } from '../repricing/price-book.js';
 import type { RepriceService } from '../repricing/reprice-service.js';
 import type { Store } from '../storage/store.js';
@@ -22,4 +23,6 @@ export interface HttpDeps {
   authenticate: Authenticator;
   prices: PriceBook;
   reprice: RepriceService;
+  /** Provider usage and cost report pulls (started by server.ts, not by buildApp). */
+  reports: ReportSync;
 }

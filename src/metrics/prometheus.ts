@@ -26,6 +26,7 @@ export const METRIC = {
   activeTrackingTokens: 'cg_active_tracking_tokens',
   lastUsage: 'cg_last_usage_timestamp_seconds',
   buildInfo: 'cg_build_info',
+  providerDriftAlerts: 'cg_provider_drift_alerts_total',
 } as const;
 
 /** Prefix of the Node.js process metrics (cg_process_cpu_seconds_total, cg_nodejs_heap_size_used_bytes, ...). */
@@ -115,6 +116,13 @@ export function createPrometheusMetrics(
       this.reset();
       for (const [limiter, count] of Object.entries(sources.rateLimitHits())) this.inc({ limiter }, count);
     },
+  });
+
+  const providerDriftAlerts = new Counter({
+    name: METRIC.providerDriftAlerts,
+    help: 'Drift alerts raised by reconciliation: tracked cost differs from the provider-reported cost (docs/provider-reports.md).',
+    labelNames: ['provider'],
+    registers,
   });
 
   const ingestBatchRecords = new Histogram({
@@ -256,6 +264,10 @@ export function createPrometheusMetrics(
 
     observeRead(operation: string, durationMs: number): void {
       dbReadDuration.observe({ operation }, durationMs / 1000);
+    },
+
+    countProviderDrift(provider: string): void {
+      providerDriftAlerts.inc({ provider });
     },
 
     observeIngestBatch(records: number): void {
