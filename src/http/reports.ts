@@ -47,6 +47,71 @@ const Side = Type.Object({
   cost_usd: Type.Number(),
 });
 
+export const ReportStatusBody = Type.Object({
+  providers: Type.Array(Type.Object({ provider: Provider, configured: Type.Boolean() })),
+  reports: Type.Array(
+    Type.Object({
+      provider: Type.String(),
+      report: Type.String(),
+      synced_through: Type.Union([Type.String(), Type.Null()]),
+      last_run_at: Type.Union([Type.String(), Type.Null()]),
+      last_success_at: Type.Union([Type.String(), Type.Null()]),
+      last_error: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+  sync_interval_minutes: Type.Integer(),
+  backfill_days: Type.Integer(),
+  drift_alert_percent: Type.Number(),
+  drift_alert_min_usd: Type.Number(),
+});
+
+export const SpendBody = Type.Object({
+  start: Type.String(),
+  end: Type.String(),
+  group: Type.String(),
+  rows: Type.Array(
+    Type.Object({
+      key: Type.String({
+        description: "The day, model, project or key id; '' when the report names none.",
+      }),
+      provider: Provider,
+      requests: Type.Integer(),
+      prompt_tokens: Type.Integer(),
+      completion_tokens: Type.Integer(),
+      cached_tokens: Type.Integer(),
+      reported_cost_usd: Type.Number({ description: "The provider's cost report." }),
+      estimated_cost_usd: Type.Number({ description: 'The usage report at our prices.' }),
+      unpriced_buckets: Type.Integer(),
+    }),
+  ),
+});
+
+export const ReconciliationBody = Type.Object({
+  start: Type.String(),
+  end: Type.String(),
+  drift_alert_percent: Type.Number(),
+  drift_alert_min_usd: Type.Number(),
+  rows: Type.Array(
+    Type.Object({
+      day: Type.String(),
+      provider: Provider,
+      model: Type.String(),
+      project_id: Type.Union([Type.String(), Type.Null()]),
+      ingest_token_id: Type.Union([Type.Integer(), Type.Null()]),
+      pushed: Side,
+      reported: Type.Object({
+        ...Side.properties,
+        cost_source: Type.Union([Type.Literal('reported'), Type.Literal('estimated'), Type.Literal('none')]),
+      }),
+      drift_tokens: Type.Integer(),
+      drift_tokens_percent: Type.Union([Type.Number(), Type.Null()]),
+      drift_usd: Type.Number(),
+      drift_percent: Type.Union([Type.Number(), Type.Null()]),
+      alert: Type.Boolean(),
+    }),
+  ),
+});
+
 export function reportRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
   const settings = deps.config.providerReports;
   const thresholds = {
@@ -62,23 +127,7 @@ export function reportRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           summary: 'Provider report pulls: which providers are configured and where each report got to',
           tags: ['reports'],
           response: responses({
-            200: Type.Object({
-              providers: Type.Array(Type.Object({ provider: Provider, configured: Type.Boolean() })),
-              reports: Type.Array(
-                Type.Object({
-                  provider: Type.String(),
-                  report: Type.String(),
-                  synced_through: Type.Union([Type.String(), Type.Null()]),
-                  last_run_at: Type.Union([Type.String(), Type.Null()]),
-                  last_success_at: Type.Union([Type.String(), Type.Null()]),
-                  last_error: Type.Union([Type.String(), Type.Null()]),
-                }),
-              ),
-              sync_interval_minutes: Type.Integer(),
-              backfill_days: Type.Integer(),
-              drift_alert_percent: Type.Number(),
-              drift_alert_min_usd: Type.Number(),
-            }),
+            200: ReportStatusBody,
           }),
         },
       },
@@ -160,26 +209,7 @@ export function reportRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             ),
           }),
           response: responses({
-            200: Type.Object({
-              start: Type.String(),
-              end: Type.String(),
-              group: Type.String(),
-              rows: Type.Array(
-                Type.Object({
-                  key: Type.String({
-                    description: "The day, model, project or key id; '' when the report names none.",
-                  }),
-                  provider: Provider,
-                  requests: Type.Integer(),
-                  prompt_tokens: Type.Integer(),
-                  completion_tokens: Type.Integer(),
-                  cached_tokens: Type.Integer(),
-                  reported_cost_usd: Type.Number({ description: "The provider's cost report." }),
-                  estimated_cost_usd: Type.Number({ description: 'The usage report at our prices.' }),
-                  unpriced_buckets: Type.Integer(),
-                }),
-              ),
-            }),
+            200: SpendBody,
           }),
         },
       },
@@ -222,35 +252,7 @@ export function reportRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
           tags: ['reports'],
           querystring: Type.Object(RangeQuery),
           response: responses({
-            200: Type.Object({
-              start: Type.String(),
-              end: Type.String(),
-              drift_alert_percent: Type.Number(),
-              drift_alert_min_usd: Type.Number(),
-              rows: Type.Array(
-                Type.Object({
-                  day: Type.String(),
-                  provider: Provider,
-                  model: Type.String(),
-                  project_id: Type.Union([Type.String(), Type.Null()]),
-                  ingest_token_id: Type.Union([Type.Integer(), Type.Null()]),
-                  pushed: Side,
-                  reported: Type.Object({
-                    ...Side.properties,
-                    cost_source: Type.Union([
-                      Type.Literal('reported'),
-                      Type.Literal('estimated'),
-                      Type.Literal('none'),
-                    ]),
-                  }),
-                  drift_tokens: Type.Integer(),
-                  drift_tokens_percent: Type.Union([Type.Number(), Type.Null()]),
-                  drift_usd: Type.Number(),
-                  drift_percent: Type.Union([Type.Number(), Type.Null()]),
-                  alert: Type.Boolean(),
-                }),
-              ),
-            }),
+            200: ReconciliationBody,
           }),
         },
       },

@@ -6,6 +6,7 @@ import { applyTheme, nextTheme, storedTheme, type Theme } from './theme.js';
 import type { Session, Token } from './types.js';
 import { Filters } from './views/filters.js';
 import { Overview } from './views/overview.js';
+import { ReportsView } from './views/reports.js';
 import { SignIn } from './views/sign-in.js';
 import { TokensView } from './views/tokens.js';
 import { UsageView } from './views/usage.js';
@@ -14,6 +15,7 @@ const VIEWS: { id: View; label: string }[] = [
   { id: 'overview', label: 'Overview' },
   { id: 'usage', label: 'Usage' },
   { id: 'tokens', label: 'Tokens' },
+  { id: 'reports', label: 'Provider reports' },
 ];
 
 export function App() {
@@ -168,7 +170,7 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
       </header>
       <main id="main" tabIndex={-1}>
         <h1 class="visually-hidden">{VIEWS.find((v) => v.id === route.view)?.label}</h1>
-        {route.view !== 'tokens' ? (
+        {route.view !== 'tokens' && route.view !== 'reports' ? (
           <Filters route={route} models={models.data ?? []} tokens={tokens.data ?? []} />
         ) : null}
         <ViewBody
@@ -200,6 +202,7 @@ function ViewBody(props: {
   reloadTokens: () => void;
 }) {
   if (props.route.view === 'usage') return <UsageView route={props.route} tick={props.tick} />;
+  if (props.route.view === 'reports') return <ReportsView tick={props.tick} />;
   if (props.route.view === 'tokens')
     return <TokensView tokens={props.tokens} error={props.tokensError} reload={props.reloadTokens} />;
   return <Overview route={props.route} tick={props.tick} theme={props.theme} />;

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
  * back button undoes a filter change. Changing a filter pushes a history entry; paging replaces
  * nothing and pushes too, so back returns to the previous page.
  */
-export type View = 'overview' | 'usage' | 'tokens';
+export type View = 'overview' | 'usage' | 'tokens' | 'reports';
 export type Preset = 'today' | '7d' | '30d' | 'month' | 'last-month' | 'custom';
 export type GroupBy = 'model' | 'token';
 
@@ -24,7 +24,7 @@ export interface Route {
   page: number;
 }
 
-const VIEWS: readonly View[] = ['overview', 'usage', 'tokens'];
+const VIEWS: readonly View[] = ['overview', 'usage', 'tokens', 'reports'];
 const PRESETS: readonly Preset[] = ['today', '7d', '30d', 'month', 'last-month', 'custom'];
 export const DEFAULT_ROUTE: Route = {
   view: 'overview',
