@@ -61,7 +61,6 @@ describe('OpenLLMetry JS 0.27.0 (recorded)', () => {
       provider: 'openai',
       event_id: 'chatcmpl-CacheHit0001',
       tags: { service: 'checkout-api' },
-      meta: { source: 'otlp', scope: '@traceloop/instrumentation-openai@0.27.0', request_model: 'gpt-4o' },
     });
     expect(buckets(openai as OtlpUsageBody)).toEqual({
       prompt: 2006,

@@ -36,7 +36,6 @@ export interface OtlpUsageBody {
   cache_write_tokens: number;
   reasoning_tokens: number;
   service_tier?: string;
-  meta: Record<string, string>;
   tags?: Record<string, string>;
 }
 
@@ -212,15 +211,6 @@ export function usageFromSpan(span: TraceSpan, context: SpanContext): SpanVerdic
   const prompt = excludesCache ? input + cacheRead + cacheWrite : input;
   const completion = reasoning > output ? output + reasoning : output;
 
-  const meta: Record<string, string> = { source: 'otlp' };
-  if (context.scopeName)
-    meta.scope = context.scopeVersion ? `${context.scopeName}@${context.scopeVersion}` : context.scopeName;
-  if (span.traceId) meta.trace_id = span.traceId;
-  if (span.spanId) meta.span_id = span.spanId;
-  if (operation) meta.operation = operation;
-  const requestModel = firstText(attributes, ['gen_ai.request.model']);
-  if (requestModel && requestModel !== model) meta.request_model = requestModel;
-
   const body: OtlpUsageBody = {
     model,
     prompt_tokens: prompt,
@@ -228,7 +218,6 @@ export function usageFromSpan(span: TraceSpan, context: SpanContext): SpanVerdic
     cached_tokens: cacheRead,
     cache_write_tokens: cacheWrite,
     reasoning_tokens: reasoning,
-    meta,
   };
   if (provider) body.provider = provider;
   if (span.endTimeMs !== null) body.timestamp = new Date(span.endTimeMs).toISOString();
