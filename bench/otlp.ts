@@ -11,10 +11,11 @@
  *    /ingest/batch records/s with and without full pulls running back to back.
  *
  *   npx tsx bench/otlp.ts                 # 3 rounds of 10 s, then the pull (about 2.5 minutes)
- *   npx tsx bench/otlp.ts --rounds 5 --duration 5 --skip-pull
+ *   npx tsx bench/otlp.ts --rounds 5 --duration 8 --skip-pull   # the ratio only
+ *   npx tsx bench/otlp.ts --skip-otlp                        # the provider pull only
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,7 @@ const rounds = Number(option('rounds', '3'));
 const perRequest = Number(option('per-request', '100'));
 const pool = Number(option('pool', '2000'));
 const skipPull = args.includes('--skip-pull');
+const skipOtlp = args.includes('--skip-otlp');
 
 const INGEST_KEY = 'bench-ingest-key-0123456789';
 const API_KEY = 'bench-admin-key-0123456789';
@@ -45,6 +47,7 @@ const BASE = `http://127.0.0.1:${PORT}`;
 
 interface LoadResult {
   requestsPerSecond: number;
+  requests: number;
   p99: number;
   non2xx: number;
   errors: number;
@@ -91,6 +94,13 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+/** CPU seconds the process has used (user + system), from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function load(url: string, headers: Record<string, string>, bodies: (string | Buffer)[], seconds: number) {
   let next = 0;
   let wrapped = false;
@@ -117,6 +127,7 @@ function load(url: string, headers: Record<string, string>, bodies: (string | Bu
         if (error) return reject(error);
         resolve({
           requestsPerSecond: result.requests.average,
+          requests: result.requests.total,
           p99: result.latency.p99,
           non2xx: result.non2xx,
           errors: result.errors,
@@ -220,8 +231,15 @@ const line = (label: string, r: LoadResult, unit: number) =>
     `${label.padEnd(30)} ${(r.requestsPerSecond * unit).toFixed(0).padStart(7)} records/s   p99 ${String(r.p99).padStart(4)} ms   non-2xx ${r.non2xx}   errors ${r.errors}${r.wrapped ? '   (body pool wrapped: some duplicates)' : ''}`,
   );
 
+/**
+ * The machine is shared and its speed moves within seconds, so each round alternates short runs of
+ * the three kinds on one server, and reports both throughput and the server's CPU time per record
+ * (steadier under outside load than records/s).
+ */
 async function otlpRatio(dirs: string[]) {
+  const kinds = ['batch', 'protobuf', 'json'] as const;
   const ratios = { protobuf: [] as number[], json: [] as number[] };
+  const cpuPer = { batch: [] as number[], protobuf: [] as number[], json: [] as number[] };
   for (let round = 1; round <= rounds; round += 1) {
     const dir = mkdtempSync(path.join(tmpdir(), 'cg-bench-otlp-'));
     dirs.push(dir);
@@ -230,39 +248,67 @@ async function otlpRatio(dirs: string[]) {
       await waitForServer(`${BASE}/ping`);
       const token = await createToken();
       const headers = { 'x-ingest-key': INGEST_KEY, 'x-tracking-token': token };
-      const batch = await load(
-        `${BASE}/ingest/batch`,
-        { ...headers, 'content-type': 'application/json' },
-        batchBodies(token, `b${round}`),
-        durationSeconds,
-      );
-      const proto = await load(
-        `${BASE}/v1/traces`,
-        { ...headers, 'content-type': 'application/x-protobuf' },
-        protobufBodies(`p${round}`),
-        durationSeconds,
-      );
-      const json = await load(
-        `${BASE}/v1/traces`,
-        { ...headers, 'content-type': 'application/json' },
-        jsonBodies(`j${round}`),
-        durationSeconds,
-      );
-      console.log(`round ${round} of ${rounds} (load average ${loadavg()[0]?.toFixed(1)}):`);
-      line('POST /ingest/batch', batch, perRequest);
-      line('POST /v1/traces protobuf', proto, perRequest);
-      line('POST /v1/traces JSON', json, perRequest);
-      ratios.protobuf.push((proto.requestsPerSecond / batch.requestsPerSecond) * 100);
-      ratios.json.push((json.requestsPerSecond / batch.requestsPerSecond) * 100);
+      const bodies = {
+        batch: batchBodies(token, `b${round}`),
+        protobuf: protobufBodies(`p${round}`),
+        json: jsonBodies(`j${round}`),
+      };
+      const types = {
+        batch: 'application/json',
+        protobuf: 'application/x-protobuf',
+        json: 'application/json',
+      };
+      const urls = { batch: '/ingest/batch', protobuf: '/v1/traces', json: '/v1/traces' };
+      const offsets = { batch: 0, protobuf: 0, json: 0 };
+      const totals = {
+        batch: { requests: 0, seconds: 0, cpu: 0 },
+        protobuf: { requests: 0, seconds: 0, cpu: 0 },
+        json: { requests: 0, seconds: 0, cpu: 0 },
+      };
+      const slices = 4;
+      const slice = Math.max(2, Math.round(durationSeconds / slices));
+      for (let s = 0; s < slices; s += 1) {
+        for (const kind of kinds) {
+          const cpuBefore = cpuSeconds(server.pid);
+          const result = await load(
+            `${BASE}${urls[kind]}`,
+            { ...headers, 'content-type': types[kind] },
+            bodies[kind].slice(offsets[kind]),
+            slice,
+          );
+          offsets[kind] = Math.min(bodies[kind].length - 1, offsets[kind] + result.requests);
+          totals[kind].requests += result.requests;
+          totals[kind].seconds += slice;
+          totals[kind].cpu += cpuSeconds(server.pid) - cpuBefore;
+          if (result.non2xx > 0 || result.errors > 0)
+            console.log(`${kind}: non-2xx ${result.non2xx}, errors ${result.errors}`);
+        }
+      }
+      const rate = (kind: (typeof kinds)[number]) =>
+        (totals[kind].requests * perRequest) / totals[kind].seconds;
+      const cpu = (kind: (typeof kinds)[number]) =>
+        (totals[kind].cpu * 1e6) / (totals[kind].requests * perRequest);
       console.log(
-        `ratio: protobuf ${ratios.protobuf.at(-1)?.toFixed(1)}%, JSON ${ratios.json.at(-1)?.toFixed(1)}% of batch\n`,
+        `round ${round} of ${rounds} (load average ${loadavg()[0]?.toFixed(1)}), ${slices} alternating slices of ${slice} s each:`,
+      );
+      for (const kind of kinds) {
+        console.log(
+          `  ${urls[kind].padEnd(14)} ${kind.padEnd(9)} ${rate(kind).toFixed(0).padStart(7)} records/s   server CPU ${cpu(kind).toFixed(0).padStart(4)} us/record`,
+        );
+        cpuPer[kind].push(cpu(kind));
+      }
+      ratios.protobuf.push((rate('protobuf') / rate('batch')) * 100);
+      ratios.json.push((rate('json') / rate('batch')) * 100);
+      console.log(
+        `  throughput ratio: protobuf ${ratios.protobuf.at(-1)?.toFixed(1)}%, JSON ${ratios.json.at(-1)?.toFixed(1)}% of batch; CPU ratio (batch/OTLP): protobuf ${((cpu('batch') / cpu('protobuf')) * 100).toFixed(1)}%, JSON ${((cpu('batch') / cpu('json')) * 100).toFixed(1)}%\n`,
       );
     } finally {
       await stop(server);
     }
   }
+  const cpuRatio = (kind: 'protobuf' | 'json') => (median(cpuPer.batch) / median(cpuPer[kind])) * 100;
   console.log(
-    `median of ${rounds}: OTLP protobuf ${median(ratios.protobuf).toFixed(1)}% (${ratios.protobuf.map((r) => r.toFixed(1)).join(' / ')}), JSON ${median(ratios.json).toFixed(1)}% (${ratios.json.map((r) => r.toFixed(1)).join(' / ')}) of /ingest/batch records/s   (target >= 50%)\n`,
+    `median of ${rounds}: OTLP protobuf ${median(ratios.protobuf).toFixed(1)}% (${ratios.protobuf.map((r) => r.toFixed(1)).join(' / ')}), JSON ${median(ratios.json).toFixed(1)}% (${ratios.json.map((r) => r.toFixed(1)).join(' / ')}) of /ingest/batch records/s; by server CPU per record: protobuf ${cpuRatio('protobuf').toFixed(1)}%, JSON ${cpuRatio('json').toFixed(1)}%   (target >= 50%)\n`,
   );
 }
 
@@ -416,7 +462,7 @@ async function main() {
   execFileSync(process.execPath, ['scripts/copy-assets.mjs'], { cwd: root, stdio: 'inherit' });
   const dirs: string[] = [];
   try {
-    await otlpRatio(dirs);
+    if (!skipOtlp) await otlpRatio(dirs);
     if (!skipPull) await providerPull(dirs);
   } finally {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

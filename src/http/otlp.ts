@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { loadOtlpProtobuf } from '../otlp/otlp-protobuf.js';
-import { createOtlpService } from '../otlp/otlp-service.js';
+import { collectUsage, createOtlpService } from '../otlp/otlp-service.js';
 import { readTraceExport } from '../otlp/read-trace-export.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
@@ -38,6 +38,14 @@ export function otlpRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       ingest: deps.ingest,
       ingestRatePerMinute: deps.config.ingestRateLimit.ratePerMinute,
     });
+
+    const decode = (body: Buffer): unknown => {
+      try {
+        return protobuf.decodeRequest(body);
+      } catch {
+        throw new AppError('invalid_request', 'Body is not an OTLP ExportTraceServiceRequest in protobuf');
+      }
+    };
 
     app.addContentTypeParser(PROTOBUF_TYPES, { parseAs: 'buffer' }, (_request, body, done) =>
       done(null, body),
@@ -88,18 +96,13 @@ export function otlpRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const isProtobuf = Buffer.isBuffer(request.body);
-        let message: unknown = request.body;
-        if (isProtobuf) {
-          try {
-            message = protobuf.decodeRequest(request.body as Buffer);
-          } catch {
-            throw new AppError(
-              'invalid_request',
-              'Body is not an OTLP ExportTraceServiceRequest in protobuf',
-            );
-          }
-        }
-        const result = await otlp.export(readTraceExport(message), header(request, 'x-tracking-token'));
+        const collected = collectUsage(
+          readTraceExport(isProtobuf ? decode(request.body as Buffer) : request.body),
+          header(request, 'x-tracking-token'),
+        );
+        // The body is read: let it go before the write is awaited (see collectUsage).
+        (request as { body: unknown }).body = null;
+        const result = await otlp.export(collected);
         if (result.retryAfterMs !== null) {
           throw new AppError(
             'rate_limited',

@@ -16,14 +16,13 @@ export interface OtlpExportResult {
   rejectedSpans: number;
   /** Why, grouped by reason; '' when nothing was rejected. */
   errorMessage: string;
-  ignoredSpans: number;
   /** Set when the rate limit refused spans: how long until the whole export fits again. */
   retryAfterMs: number | null;
 }
 
 export interface OtlpService {
-  /** `headerToken` is the X-Tracking-Token header; a resource attribute overrides it. */
-  export(request: TraceExport, headerToken: string | undefined): Promise<OtlpExportResult>;
+  /** Ingests what collectUsage found in an export. */
+  export(collected: Collected): Promise<OtlpExportResult>;
 }
 
 const MAX_REASONS_LISTED = 5;
@@ -39,48 +38,63 @@ function rejectionMessage(reasons: Map<string, number>, rejected: number, genAiS
   return `${rejected} of ${genAiSpans} GenAI spans rejected: ${listed.join('; ')}${more}`;
 }
 
+/** What an export asks for: the records to ingest, and the spans already settled. */
+interface Collected {
+  records: Record<string, unknown>[];
+  reasons: Map<string, number>;
+  rejected: number;
+  genAiSpans: number;
+}
+
+/**
+ * Synchronous on purpose: the decoded export (many small objects per span) becomes garbage before
+ * the caller awaits the write, instead of surviving into the old generation while the group
+ * commit and fsync run. It cost more GC than everything else on the OTLP path together.
+ */
+export function collectUsage(request: TraceExport, headerToken: string | undefined): Collected {
+  const collected: Collected = {
+    records: [],
+    reasons: new Map(),
+    rejected: 0,
+    genAiSpans: request.spanCount,
+  };
+  for (const resource of request.resources) {
+    const fromResource = resource.attributes.get(TRACKING_TOKEN_ATTRIBUTE);
+    const token = typeof fromResource === 'string' && fromResource !== '' ? fromResource : headerToken;
+    for (const scope of resource.scopes) {
+      const context = { scopeName: scope.name, scopeVersion: scope.version, resource: resource.attributes };
+      for (const span of scope.spans) {
+        const verdict = usageFromSpan(span, context);
+        if (verdict.kind === 'ignored') collected.genAiSpans -= 1;
+        else if (verdict.kind === 'rejected') reject(collected, verdict.reason);
+        else if (!token) reject(collected, NO_TOKEN);
+        else collected.records.push({ ...verdict.body, tracking_token: token });
+      }
+    }
+  }
+  return collected;
+}
+
+function reject(collected: Collected, reason: string): void {
+  collected.rejected += 1;
+  collected.reasons.set(reason, (collected.reasons.get(reason) ?? 0) + 1);
+}
+
 export function createOtlpService(deps: {
   ingest: IngestService;
   /** The per-token ingest refill rate, to size Retry-After for a resend of the whole export. */
   ingestRatePerMinute: number;
 }): OtlpService {
   return {
-    async export(request, headerToken) {
-      const records: Record<string, unknown>[] = [];
-      const reasons = new Map<string, number>();
-      let rejected = 0;
-      let ignored = 0;
-      const reject = (reason: string) => {
-        rejected += 1;
-        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-      };
-
-      for (const resource of request.resources) {
-        const fromResource = resource.attributes.get(TRACKING_TOKEN_ATTRIBUTE);
-        const token = typeof fromResource === 'string' && fromResource !== '' ? fromResource : headerToken;
-        for (const scope of resource.scopes) {
-          const context = {
-            scopeName: scope.name,
-            scopeVersion: scope.version,
-            resource: resource.attributes,
-          };
-          for (const span of scope.spans) {
-            const verdict = usageFromSpan(span, context);
-            if (verdict.kind === 'ignored') ignored += 1;
-            else if (verdict.kind === 'rejected') reject(verdict.reason);
-            else if (!token) reject(NO_TOKEN);
-            else records.push({ ...verdict.body, tracking_token: token });
-          }
-        }
-      }
-
+    async export(collected) {
+      const { records } = collected;
       let accepted = 0;
       let retryAfterMs: number | null = null;
       if (records.length > 0) {
         const outcome = await deps.ingest.ingestBatch(records, { source: 'otlp' });
         for (const result of outcome.results as RecordResult[]) {
           if (result.status !== 'rejected') accepted += 1;
-          else reject(`${result.code}: ${result.reason}`);
+          else reject(collected, `${result.code}: ${result.reason}`);
         }
         if (outcome.retryAfterMs !== null) {
           // The exporter resends the whole export: the spans stored now come back as duplicates
@@ -91,9 +105,8 @@ export function createOtlpService(deps: {
       }
       return {
         acceptedSpans: accepted,
-        rejectedSpans: rejected,
-        errorMessage: rejectionMessage(reasons, rejected, request.spanCount - ignored),
-        ignoredSpans: ignored,
+        rejectedSpans: collected.rejected,
+        errorMessage: rejectionMessage(collected.reasons, collected.rejected, collected.genAiSpans),
         retryAfterMs,
       };
     },
