@@ -2,7 +2,7 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { createAlertMonitor } from './budgets/alert-monitor.js';
+import { type AlertMonitor, createAlertMonitor } from './budgets/alert-monitor.js';
 import { createAlertSender } from './budgets/alert-sender.js';
 import { createBudgetService } from './budgets/budget-service.js';
 import type { Config } from './config.js';
@@ -27,6 +27,8 @@ import { Metrics } from './metrics/metrics.js';
 import type { Pricer } from './pricing/types.js';
 import type { BucketStore } from './ratelimit/bucket-store.js';
 import { openBucketStore, watchBucketStore } from './ratelimit/open-bucket-store.js';
+import { type DriftAlertSink, logDriftAlerts } from './reports/drift-alerts.js';
+import { createReportSync } from './reports/report-sync.js';
 import { createPriceBook, loadPriceFile, type PriceFile } from './repricing/price-book.js';
 import { createRepriceService } from './repricing/reprice-service.js';
 import type { Store, WriteState } from './storage/store.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** A pino-compatible logger; default: Fastify's pino at config.logLevel. */
   logger?: FastifyBaseLogger;
+  /** Provider report pulls: where drift alerts go (default: logged and counted), and for tests the waits and fetch. */
+  reports?: { drift?: DriftAlertSink; sleep?: (ms: number) => Promise<void>; fetch?: typeof fetch };
 }
 
 export type App = FastifyInstance & { deps: HttpDeps };
@@ -89,7 +93,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     sender,
     onError: (error, step) => app.log.warn({ err: error, step }, 'alert rule failed'),
   });
-  const deps: HttpDeps = {
+  const deps: Omit<HttpDeps, 'reports'> & Partial<Pick<HttpDeps, 'reports'>> = {
     config,
     store,
     clock,
@@ -170,6 +174,18 @@ export async function buildApp(input: AppDeps): Promise<App> {
     });
   }
 
+  const logged = logDriftAlerts(app.log, (provider) => metrics.prometheus.countProviderDrift(provider));
+  deps.reports = createReportSync({
+    config,
+    store,
+    pricer,
+    clock,
+    log: app.log,
+    drift: input.reports?.drift ?? alertOnDrift(logged, alerts, app.log),
+    sleep: input.reports?.sleep,
+    fetch: input.reports?.fetch,
+  });
+
   await app.register(cookie);
   const limitAdmin = createAdminRateLimiter({ config, buckets, clock, metrics, sessions: store });
   app.addHook('onRequest', async (request, reply) => {
@@ -180,7 +196,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
   });
 
   app.addHook('onClose', () => alerts.stop());
-  await registerRoutes(app, deps);
+  await registerRoutes(app, deps as HttpDeps);
   warnRefusedOverrides(app.log, prices.refused(), metrics);
   const unwatch = watchWriteState({ store, metrics, clock, log: app.log, config });
   app.addHook('onClose', async () => unwatch());
@@ -192,6 +208,18 @@ export async function buildApp(input: AppDeps): Promise<App> {
  * when it ends, however many requests it refused (those answer 503 without an error log line),
  * and keeps the Prometheus write-state gauge current.
  */
+/** Drift from provider reports is logged and counted, and goes to the alert channels like budget alerts. */
+function alertOnDrift(logged: DriftAlertSink, alerts: AlertMonitor, log: FastifyBaseLogger): DriftAlertSink {
+  return {
+    async emit(event) {
+      await logged.emit(event);
+      await alerts
+        .recordDrift(event)
+        .catch((error: unknown) => log.warn({ err: error }, 'the drift alert could not be recorded'));
+    },
+  };
+}
+
 function watchWriteState(deps: {
   store: Store;
   metrics: Metrics;

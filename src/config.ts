@@ -61,6 +61,24 @@ export interface Config {
   readonly bodyBudgetBytes: number;
   /** The dashboard's address as others reach it, for links in alerts (no trailing slash). */
   readonly publicUrl: string;
+  /** Provider usage and cost reports (src/reports/); a provider without an admin key is not pulled. */
+  readonly providerReports: ProviderReportsConfig;
+}
+
+export interface AdminApiConfig {
+  /** Not enumerable: JSON.stringify and loggers never see it. Undefined: this provider is not pulled. */
+  readonly adminKey: string | undefined;
+  readonly baseUrl: string;
+}
+
+export interface ProviderReportsConfig {
+  readonly openai: AdminApiConfig;
+  readonly anthropic: AdminApiConfig;
+  readonly syncIntervalMs: number;
+  readonly backfillDays: number;
+  /** A (day, model) drift is alerted when it is past both thresholds. */
+  readonly driftAlertPercent: number;
+  readonly driftAlertMinNanoUsd: number;
 }
 
 export class ConfigError extends Error {
@@ -309,6 +327,58 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description:
       'Where people reach this service, e.g. https://costs.example.com; used for dashboard links in alerts. Default: http://localhost:SERVER_PORT.',
   },
+  {
+    name: 'OPENAI_ADMIN_KEY',
+    default: '',
+    unit: 'secret (sk-admin-...)',
+    description:
+      'OpenAI admin key: pulls the organization usage and costs reports (docs/provider-reports.md). Never logged or returned.',
+  },
+  {
+    name: 'OPENAI_ADMIN_BASE_URL',
+    default: 'https://api.openai.com/v1',
+    unit: 'URL',
+    description: 'Where the OpenAI admin API is (change only for a proxy or a test server).',
+  },
+  {
+    name: 'ANTHROPIC_ADMIN_KEY',
+    default: '',
+    unit: 'secret (sk-ant-admin...)',
+    description:
+      'Anthropic admin key: pulls the usage and cost reports (docs/provider-reports.md). Never logged or returned.',
+  },
+  {
+    name: 'ANTHROPIC_ADMIN_BASE_URL',
+    default: 'https://api.anthropic.com',
+    unit: 'URL',
+    description: 'Where the Anthropic admin API is (change only for a proxy or a test server).',
+  },
+  {
+    name: 'REPORTS_SYNC_MINUTES',
+    default: '60',
+    unit: 'minutes (5-1440)',
+    description: 'How often provider reports are pulled (incrementally) when an admin key is set.',
+  },
+  {
+    name: 'REPORTS_BACKFILL_DAYS',
+    default: '30',
+    unit: 'days (1-365)',
+    description: 'How far back the first pull of provider reports goes.',
+  },
+  {
+    name: 'DRIFT_ALERT_PERCENT',
+    default: '10',
+    unit: 'percent (1-1000)',
+    description:
+      'A drift alert is raised for a day and model whose tracked cost differs from the provider-reported cost by more than this share of it, and by more than DRIFT_ALERT_MIN_USD.',
+  },
+  {
+    name: 'DRIFT_ALERT_MIN_USD',
+    default: '1',
+    unit: 'US dollars',
+    description:
+      'The smallest difference between tracked and provider-reported cost that raises a drift alert.',
+  },
 ];
 
 /** Shortest API_KEY / INGEST_KEY accepted when ENV=production. */
@@ -479,6 +549,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     );
   }
 
+  const providerReports = readProviderReports(read, integer, problems);
+
   const publicUrlRaw = read('PUBLIC_URL');
   let publicUrl = `http://localhost:${port}`;
   if (publicUrlRaw !== undefined) {
@@ -538,6 +610,37 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     requestTimeoutMs,
     bodyBudgetBytes,
     publicUrl,
+    providerReports,
+  });
+}
+
+function readProviderReports(
+  read: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): ProviderReportsConfig {
+  const adminApi = (keyName: string, urlName: string, fallbackUrl: string): AdminApiConfig => {
+    const baseUrl = read(urlName) ?? fallbackUrl;
+    try {
+      const url = new URL(baseUrl);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http');
+    } catch {
+      problems.push(`${urlName} must be an http(s) URL like ${fallbackUrl} (got "${baseUrl}")`);
+    }
+    const api = { baseUrl: baseUrl.replace(/\/+$/, '') };
+    Object.defineProperty(api, 'adminKey', { value: read(keyName), enumerable: false });
+    return Object.freeze(api) as AdminApiConfig;
+  };
+  const minUsdRaw = read('DRIFT_ALERT_MIN_USD') ?? '1';
+  if (!/^\d+(\.\d{1,9})?$/.test(minUsdRaw))
+    problems.push(`DRIFT_ALERT_MIN_USD must be an amount of US dollars like 1 or 0.50 (got "${minUsdRaw}")`);
+  return Object.freeze({
+    openai: adminApi('OPENAI_ADMIN_KEY', 'OPENAI_ADMIN_BASE_URL', 'https://api.openai.com/v1'),
+    anthropic: adminApi('ANTHROPIC_ADMIN_KEY', 'ANTHROPIC_ADMIN_BASE_URL', 'https://api.anthropic.com'),
+    syncIntervalMs: integer('REPORTS_SYNC_MINUTES', 60, 5, 1440) * 60_000,
+    backfillDays: integer('REPORTS_BACKFILL_DAYS', 30, 1, 365),
+    driftAlertPercent: integer('DRIFT_ALERT_PERCENT', 10, 1, 1000),
+    driftAlertMinNanoUsd: /^\d+(\.\d{1,9})?$/.test(minUsdRaw) ? Math.round(Number(minUsdRaw) * 1e9) : 1e9,
   });
 }
 

@@ -46,6 +46,9 @@ export async function startServer(input: {
       { database: config.dbPath, freeBytes: writes.freeBytes },
       `the disk holding ${config.dbPath} is full (${writes.freeBytes} bytes free): writes will answer 503 storage_full until space is freed`,
     );
+  if (app.deps.reports.providers.length > 0)
+    log.info(`Provider reports: pulling ${app.deps.reports.providers.join(' and ')} usage and costs`);
+  app.deps.reports.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -57,6 +60,7 @@ export async function startServer(input: {
         // open: close each one as soon as it is idle.
         const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
         try {
+          await app.deps.reports.stop();
           await app.close();
         } finally {
           clearInterval(sweep);

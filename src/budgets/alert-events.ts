@@ -6,7 +6,8 @@ import type { WindowSpan } from './window.js';
  * units (ms, nano-dollars), with the numbers of the moment it fired; channels render it
  * (alert-messages.ts). The dedupe key makes each alert fire once, ever: a threshold once per
  * budget, window and threshold; a forecast overrun once per budget and window; an anomaly once
- * per subject and hour; an unpriced model once per model and UTC day.
+ * per subject and hour; an unpriced model once per model and UTC day; a provider drift once per
+ * provider, day, model, project and drift amount (a changed drift alerts again).
  */
 
 export interface BudgetRef {
@@ -45,6 +46,20 @@ export type AlertPayload =
       thresholdNanoUsd: number;
     }
   | { kind: 'unpriced'; provider: string; model: string; dayStartMs: number; requests: number }
+  | {
+      kind: 'drift';
+      provider: string;
+      /** UTC day, YYYY-MM-DD. */
+      day: string;
+      model: string;
+      projectId: string | null;
+      pushedCostNanoUsd: number;
+      reportedCostNanoUsd: number;
+      reportedCostSource: 'reported' | 'estimated';
+      /** reported - pushed. */
+      driftNanoUsd: number;
+      driftPercent: number | null;
+    }
   | { kind: 'test'; channelId: number; channelName: string };
 
 function budgetRef(budget: Budget, window: WindowSpan): BudgetRef {
@@ -129,6 +144,32 @@ export function unpricedAlert(
   return {
     kind: 'unpriced',
     dedupeKey: `unpriced:${unpriced.provider}/${unpriced.model}:${unpriced.dayStartMs}`,
+    budgetId: null,
+    createdAt: nowMs,
+    payload: JSON.stringify(payload),
+  };
+}
+
+/** A provider report disagrees with the tracked usage (reports/reconcile: a DriftEvent). */
+export function driftAlert(
+  drift: Omit<Extract<AlertPayload, { kind: 'drift' }>, 'kind'>,
+  nowMs: number,
+): NewAlertEvent {
+  const payload: AlertPayload = {
+    kind: 'drift',
+    provider: drift.provider,
+    day: drift.day,
+    model: drift.model,
+    projectId: drift.projectId,
+    pushedCostNanoUsd: drift.pushedCostNanoUsd,
+    reportedCostNanoUsd: drift.reportedCostNanoUsd,
+    reportedCostSource: drift.reportedCostSource,
+    driftNanoUsd: drift.driftNanoUsd,
+    driftPercent: drift.driftPercent,
+  };
+  return {
+    kind: 'drift',
+    dedupeKey: `drift:${drift.provider}:${drift.day}:${drift.model}:${drift.projectId ?? ''}:${drift.driftNanoUsd}`,
     budgetId: null,
     createdAt: nowMs,
     payload: JSON.stringify(payload),

@@ -36,7 +36,12 @@ function percent(bp: number): string {
 }
 
 export function dashboardLink(payload: AlertPayload, publicUrl: string): string {
-  const view = payload.kind === 'anomaly' || payload.kind === 'unpriced' ? 'usage' : 'budgets';
+  const view =
+    payload.kind === 'anomaly' || payload.kind === 'unpriced'
+      ? 'usage'
+      : payload.kind === 'drift'
+        ? 'reports'
+        : 'budgets';
   const budget = 'budgetId' in payload ? `&budget=${payload.budgetId}` : '';
   return `${publicUrl}/dashboard?view=${view}${budget}`;
 }
@@ -88,6 +93,20 @@ export function alertText(payload: AlertPayload, forecast: Forecast | null): str
         `${formatIsoTime(payload.dayStartMs).slice(0, 10)} so far). Its cost is not in any total until a price ` +
         `override covers it and the usage is repriced.`
       );
+    case 'drift': {
+      const project = payload.projectId ? ` (project ${payload.projectId})` : '';
+      const direction =
+        payload.driftNanoUsd > 0
+          ? 'the provider reports more than Cost Guardian tracked: usage from somewhere nobody instruments?'
+          : 'Cost Guardian tracked more than the provider reports: a wrong price, or a call counted twice?';
+      const share = payload.driftPercent === null ? '' : ` (${Number(payload.driftPercent.toFixed(1))}%)`;
+      return (
+        `Provider drift on ${payload.day} for ${payload.provider}/${payload.model}${project}: tracked ` +
+        `${money(payload.pushedCostNanoUsd)}, provider ${money(payload.reportedCostNanoUsd)}` +
+        `${payload.reportedCostSource === 'estimated' ? ' (its usage at our prices)' : ''}, a difference of ` +
+        `${money(Math.abs(payload.driftNanoUsd))}${share}; ${direction}`
+      );
+    }
     case 'test':
       return `Test alert from Cost Guardian to channel "${payload.channelName}": this channel works.`;
   }
@@ -147,6 +166,18 @@ function details(payload: AlertPayload): Record<string, unknown> {
         model: payload.model,
         day: formatIsoTime(payload.dayStartMs).slice(0, 10),
         requests: payload.requests,
+      };
+    case 'drift':
+      return {
+        provider: payload.provider,
+        day: payload.day,
+        model: payload.model,
+        project_id: payload.projectId,
+        tracked_usd: nanoToUsd(payload.pushedCostNanoUsd),
+        reported_usd: nanoToUsd(payload.reportedCostNanoUsd),
+        reported_cost_source: payload.reportedCostSource,
+        drift_usd: nanoToUsd(payload.driftNanoUsd),
+        drift_percent: payload.driftPercent,
       };
     case 'test':
       return { channel: { id: payload.channelId, name: payload.channelName } };

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { usdToNano } from '../lib/money.js';
 import type { DeliveryLogEntry, NewAlertEvent, Store } from '../storage/store.js';
-import { anomalyAlert, forecastAlert, testAlert, unpricedAlert } from './alert-events.js';
+import { anomalyAlert, driftAlert, forecastAlert, testAlert, unpricedAlert } from './alert-events.js';
 import type { AlertSender } from './alert-sender.js';
 import {
   type AlertSettings,
@@ -31,6 +31,11 @@ export interface AlertMonitor {
   deliverDue(): Promise<void>;
   settings(): Promise<AlertSettings>;
   saveSettings(body: AlertSettingsBody): Promise<AlertSettings>;
+  /**
+   * Records a provider-drift alert (reconciliation with provider reports) for every enabled channel
+   * and delivers it within a second; once per drift (its dedupe key).
+   */
+  recordDrift(drift: Parameters<typeof driftAlert>[0]): Promise<void>;
   /** Records a test alert for the channel and attempts it at once; the delivery afterwards. */
   sendTest(channelId: number): Promise<DeliveryLogEntry>;
   /** Runs passes on a timer: deliveries every intervalMs, rules every rulesEveryMs. */
@@ -180,6 +185,11 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
       await store.alerts.saveSettings(JSON.stringify(toSettingsBody(merged)), clock.now());
       baseline = undefined;
       return merged;
+    },
+
+    async recordDrift(drift) {
+      await record(driftAlert(drift, clock.now()), null);
+      void deliverDue();
     },
 
     async sendTest(channelId) {

@@ -229,7 +229,7 @@ export const ChannelBody = Type.Object({
   created_at: Type.String(),
 });
 
-const AlertKind = Type.String({ description: 'threshold, forecast, anomaly, unpriced or test.' });
+const AlertKind = Type.String({ description: 'threshold, forecast, anomaly, unpriced, drift or test.' });
 
 export const AlertBody = Type.Object({
   id: Type.Integer(),

@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
+import type { ReportSync } from '../reports/report-sync.js';
 import type { PriceBook } from '../repricing/price-book.js';
 import type { RepriceService } from '../repricing/reprice-service.js';
 import type { Store } from '../storage/store.js';
@@ -27,4 +28,6 @@ export interface HttpDeps {
   budgets: BudgetService;
   /** The alert rules and the outbox sender; started by the server (server.ts), not by buildApp. */
   alerts: AlertMonitor;
+  /** Provider usage and cost report pulls (started by server.ts, not by buildApp). */
+  reports: ReportSync;
 }

@@ -51,6 +51,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'health', description: 'Liveness and readiness.' },
         { name: 'dashboard', description: 'The web dashboard.' },
         { name: 'deprecated', description: "The original's endpoints kept for old clients." },
+        { name: 'reports', description: 'Provider usage and cost reports, reconciliation (X-API-Key).' },
       ],
       components: {
         securitySchemes: {

@@ -9,8 +9,10 @@ import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { ingestRoutes } from './ingest.js';
 import { openApiRoutes, registerOpenApi } from './openapi.js';
+import { otlpRoutes } from './otlp.js';
 import { priceRoutes } from './prices.js';
 import { prometheusRoutes } from './prometheus.js';
+import { reportRoutes } from './reports.js';
 import { tokenRoutes } from './tokens.js';
 import { usageRoutes } from './usage.js';
 
@@ -29,8 +31,11 @@ import { usageRoutes } from './usage.js';
  *   GET /prices, GET|PUT /prices/overrides, GET|POST /prices/reprice, GET /prices/reprice/:id,
  *   POST /prices/reprice/:id/undo                                                          admin   prices.ts
  *   GET  /metrics/prometheus           admin or METRICS_TOKEN                            prometheus.ts
+ *   GET /reports/status, POST /reports/sync, GET /reports/spend, GET /reports/reconciliation,
+ *   GET /reports/projects, PUT /reports/projects/:provider/:project_id                  admin   reports.ts
  *   GET  /openapi.json, /docs          public   openapi.ts (registered first: it collects every route)
  *   GET  /usage/summary, /usage/timeseries, /usage/top, /usage/tags                       admin   usage.ts
+ *   POST /v1/traces                    ingest   otlp.ts (OpenTelemetry spans in, OTLP/HTTP)
  * Removed v0.2 paths (/keys/*) are not routes: they answer the JSON 404.
  */
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
@@ -46,6 +51,8 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(adminRoutes(deps));
   await app.register(priceRoutes(deps));
   await app.register(prometheusRoutes(deps));
+  await app.register(reportRoutes(deps));
   await app.register(openApiRoutes(deps));
   await app.register(usageRoutes(deps));
+  await app.register(otlpRoutes(deps));
 }

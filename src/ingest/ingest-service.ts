@@ -8,7 +8,7 @@ import type { IngestRefusalReason } from '../metrics/ingest-refusals.js';
 import type { IngestOutcome, Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
-import type { BudgetVerdict, NewUsage, Store, TokenRecord } from '../storage/store.js';
+import type { BudgetVerdict, NewUsage, Store, TokenRecord, UsageSource } from '../storage/store.js';
 import { type NormalisedRecord, normaliseRecord } from './normalise-record.js';
 import { type IngestRecordBody, IngestRecordSchema } from './record-schema.js';
 import { plainTokenCounts } from './token-counts.js';
@@ -55,8 +55,11 @@ export interface LegacyLogBody {
 export interface IngestService {
   /** One record; throws AppError for anything but created/duplicate. */
   ingestOne(body: IngestRecordBody): Promise<RecordResult & { status: 'created' | 'duplicate' }>;
-  /** Many records in one transaction; every record gets its own result. */
-  ingestBatch(records: readonly unknown[]): Promise<BatchOutcome>;
+  /**
+   * Many records in one transaction; every record gets its own result. `source` marks where they
+   * came from (OTLP spans are 'otlp'); default 'ingest'.
+   */
+  ingestBatch(records: readonly unknown[], options?: { source?: UsageSource }): Promise<BatchOutcome>;
   /** The deprecated POST /log: a token-less row. */
   ingestLegacy(body: LegacyLogBody): Promise<{ id: number }>;
 }
@@ -186,7 +189,12 @@ export function createIngestService(deps: IngestDeps): IngestService {
     });
   }
 
-  async function prepare(record: NormalisedRecord, receivedAt: number, state: CallState): Promise<Prepared> {
+  async function prepare(
+    record: NormalisedRecord,
+    receivedAt: number,
+    state: CallState,
+    source: UsageSource = 'ingest',
+  ): Promise<Prepared> {
     let token = state.tokens.get(record.trackingToken);
     if (!state.tokens.has(record.trackingToken)) {
       token = await store.findTokenByValue(record.trackingToken);
@@ -214,7 +222,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       usage: {
         ts: record.ts,
         receivedAt,
-        source: 'ingest',
+        source,
         ingestTokenId: token.id,
         eventId: record.eventId,
         provider: record.provider,
@@ -289,7 +297,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
       return result;
     },
 
-    async ingestBatch(records) {
+    async ingestBatch(records, options = {}) {
       metrics.recordIngestBatch(records.length);
       const nowMs = clock.now();
       const results: RecordResult[] = new Array(records.length);
@@ -316,7 +324,7 @@ export function createIngestService(deps: IngestDeps): IngestService {
         state.wanted.set(trackingToken, (state.wanted.get(trackingToken) ?? 0) + 1);
       }
       for (const { index, record } of valid) {
-        const prepared = await prepare(record, nowMs, state);
+        const prepared = await prepare(record, nowMs, state, options.source);
         if (prepared.ok) toWrite.push({ index, usage: prepared.usage });
         else results[index] = prepared.result;
       }

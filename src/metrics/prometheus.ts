@@ -34,6 +34,7 @@ export const METRIC = {
   dbDiskFree: 'cg_db_disk_free_bytes',
   bodyBytesInFlight: 'cg_http_body_bytes_in_flight',
   bodyBudgetRefusals: 'cg_http_body_budget_refusals_total',
+  providerDriftAlerts: 'cg_provider_drift_alerts_total',
 } as const;
 
 /** The write path's states (storage/store.ts WriteState), each a label value of cg_db_write_state. */
@@ -147,6 +148,12 @@ export function createPrometheusMetrics(
       this.reset();
       this.inc(sources.rateLimitStore().outages);
     },
+  });
+  const providerDriftAlerts = new Counter({
+    name: METRIC.providerDriftAlerts,
+    help: 'Drift alerts raised by reconciliation: tracked cost differs from the provider-reported cost (docs/provider-reports.md).',
+    labelNames: ['provider'],
+    registers,
   });
 
   const ingestBatchRecords = new Histogram({
@@ -333,6 +340,10 @@ export function createPrometheusMetrics(
 
     observeRead(operation: string, durationMs: number): void {
       dbReadDuration.observe({ operation }, durationMs / 1000);
+    },
+
+    countProviderDrift(provider: string): void {
+      providerDriftAlerts.inc({ provider });
     },
 
     observeIngestBatch(records: number): void {

@@ -18,10 +18,11 @@
  */
 
 import type { ExportFormat } from '../lib/usage-export.js';
+import type { ProviderReportStore } from './provider-reports.js';
 import type { UsageAggregateQuery, UsageAggregateResult } from './usage-aggregate.js';
 
 export type PricingStatus = 'priced' | 'estimated' | 'unpriced';
-export type UsageSource = 'ingest' | 'legacy' | 'import';
+export type UsageSource = 'ingest' | 'legacy' | 'import' | 'otlp';
 
 export interface TokenRecord {
   id: number;
@@ -388,6 +389,9 @@ export interface Store {
   readonly budgets: BudgetStore;
   /** Alert channels, the alert outbox and its delivery log (below). */
   readonly alerts: AlertStore;
+
+  /** Provider-reported usage and costs, kept apart from usage rows (provider-reports.ts). */
+  readonly reports: ProviderReportStore;
 }
 
 /**
@@ -556,7 +560,7 @@ export interface AlertChannel extends NewAlertChannel {
   createdAt: number;
 }
 
-export type AlertKind = 'threshold' | 'forecast' | 'anomaly' | 'unpriced' | 'test';
+export type AlertKind = 'threshold' | 'forecast' | 'anomaly' | 'unpriced' | 'drift' | 'test';
 
 export interface NewAlertEvent {
   kind: AlertKind;

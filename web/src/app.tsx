@@ -8,6 +8,7 @@ import { BudgetsView } from './views/budgets.js';
 import { Filters } from './views/filters.js';
 import { Overview } from './views/overview.js';
 import { IngestRefusalsBanner, useIngestRefusals } from './views/refusals.js';
+import { ReportsView } from './views/reports.js';
 import { SignIn } from './views/sign-in.js';
 import { TokensView } from './views/tokens.js';
 import { UsageView } from './views/usage.js';
@@ -17,6 +18,7 @@ const VIEWS: { id: View; label: string }[] = [
   { id: 'usage', label: 'Usage' },
   { id: 'tokens', label: 'Tokens' },
   { id: 'budgets', label: 'Budgets' },
+  { id: 'reports', label: 'Provider reports' },
 ];
 
 export function App() {
@@ -189,7 +191,7 @@ function Dashboard(props: { session: Session; onSignedOut: () => void }) {
           </p>
         ) : null}
         <IngestRefusalsBanner refusals={refusals} />
-        {route.view !== 'tokens' && route.view !== 'budgets' ? (
+        {route.view !== 'tokens' && route.view !== 'budgets' && route.view !== 'reports' ? (
           <Filters
             route={route}
             models={models.data ?? []}
@@ -230,6 +232,7 @@ function ViewBody(props: {
   if (props.route.view === 'usage') return <UsageView route={props.route} tick={props.tick} />;
   if (props.route.view === 'budgets')
     return <BudgetsView tick={props.tick} theme={props.theme} tokens={props.tokens ?? []} />;
+  if (props.route.view === 'reports') return <ReportsView tick={props.tick} />;
   if (props.route.view === 'tokens')
     return <TokensView tokens={props.tokens} error={props.tokensError} reload={props.reloadTokens} />;
   return <Overview route={props.route} tick={props.tick} theme={props.theme} tagKeys={props.tagKeys} />;

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
  * back button undoes a filter change. Changing a filter pushes a history entry; paging replaces
  * nothing and pushes too, so back returns to the previous page.
  */
-export type View = 'overview' | 'usage' | 'tokens' | 'budgets';
+export type View = 'overview' | 'usage' | 'tokens' | 'budgets' | 'reports';
 export type Preset = 'today' | '7d' | '30d' | 'month' | 'last-month' | 'custom';
 /** How the chart stacks: any group the timeseries API knows (docs/analytics.md). */
 export type GroupBy = 'model' | 'token' | 'provider' | 'user' | `tag:${string}`;
@@ -33,7 +33,7 @@ export interface Route {
   page: number;
 }
 
-const VIEWS: readonly View[] = ['overview', 'usage', 'tokens', 'budgets'];
+const VIEWS: readonly View[] = ['overview', 'usage', 'tokens', 'budgets', 'reports'];
 const PRESETS: readonly Preset[] = ['today', '7d', '30d', 'month', 'last-month', 'custom'];
 export const DEFAULT_ROUTE: Route = {
   view: 'overview',

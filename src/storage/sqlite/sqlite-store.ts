@@ -29,6 +29,7 @@ import { createBulkLoader } from './bulk-load.js';
 import { migrate } from './migrate.js';
 import { openDatabase } from './open-database.js';
 import { createPricingMethods } from './pricing-store.js';
+import { createProviderReportMethods } from './provider-reports.js';
 import { TOKEN_COLUMNS, toTokenRecord } from './queries.js';
 import { RateSetIds } from './rate-sets.js';
 import { ReadClient } from './read-client.js';
@@ -396,5 +397,7 @@ export function createSqliteStore(dbPath: string, options: SqliteStoreOptions = 
     alerts: createAlertStore(db, writes, outbox),
 
     ...createSessionMethods(db, writes),
+
+    reports: createProviderReportMethods(db, writes),
   });
 }
