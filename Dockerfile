@@ -11,9 +11,22 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 # npm ci needs every workspace's manifest (the client library in packages/).
 COPY packages/client/package.json packages/client/
+# npm's own registry unless given: docker build --build-arg npm_config_registry=<url> for a mirror.
+ARG npm_config_registry
 RUN npm ci
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# Then keep only what the service loads: production dependencies without the workspace link
+# (packages/ is not in the runtime stage), better-sqlite3's addon without the SQLite sources and
+# object files it may have been compiled from (about 25 MB), and no source maps (src/ is not there).
+RUN npm run build \
+ && npm prune --omit=dev --workspaces=false \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf build deps src \
+ && mkdir -p build/Release \
+ && mv /tmp/better_sqlite3.node build/Release/ \
+ && cd /app \
+ && find dist -name '*.map' -delete
 
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
