@@ -197,6 +197,9 @@ describe.skipIf(SKIP)('the container image, built and run by a real engine', () 
         .map(([key]) => `app/${key}`);
       expect(devOnly.length).toBeGreaterThan(50);
       expect(devOnly.filter((name) => entries.has(name))).toEqual([]);
+      // Nor the links npm makes for the root's `file:.` dev dependency and the workspace.
+      expect(entries.has('app/node_modules/cost-guardian')).toBe(false);
+      expect(entries.has('app/node_modules/@cost-guardian/client')).toBe(false);
       // Every link resolves inside the image (the workspace link to packages/ would dangle).
       const dangling = [...entries]
         .filter(([name, target]) => name.startsWith('app/') && target !== undefined)
