@@ -1,8 +1,9 @@
 # Cost Guardian container image. Build: docker compose build (or docker build -t cost-guardian .)
-# Two stages: the build stage has the compilers and devDependencies; the runtime stage has only
-# dist/, production node_modules, tini, and a non-root user.
+# The compilers and devDependencies stay in the build stages; the runtime stage has only dist/,
+# production node_modules, tini, and a non-root user. Dependencies and code are built apart, so a
+# change to the code alone rebuilds (and ships) only dist/.
 
-FROM node:20-bookworm-slim AS build
+FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 # better-sqlite3 downloads a prebuilt binary; the compilers are the fallback when none matches.
 RUN apt-get update \
@@ -11,9 +12,25 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 # npm ci needs every workspace's manifest (the client library in packages/).
 COPY packages/client/package.json packages/client/
+# npm's own registry unless given: docker build --build-arg npm_config_registry=<url> for a mirror.
+ARG npm_config_registry
 RUN npm ci
+
+# What the service loads: production dependencies without the workspace link (packages/ is not in
+# the runtime stage), and better-sqlite3's addon without the SQLite sources and object files it may
+# have been compiled from (about 25 MB).
+FROM deps AS production-deps
+RUN npm prune --omit=dev --workspaces=false \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf build deps src \
+ && mkdir -p build/Release \
+ && mv /tmp/better_sqlite3.node build/Release/
+
+# No source maps in the image: src/ is not there for them to point at.
+FROM deps AS build
 COPY . .
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && find dist -name '*.map' -delete
 
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
@@ -28,10 +45,10 @@ ENV NODE_ENV=production \
     SERVER_PORT=5001 \
     DATA_DIR=/app/data
 WORKDIR /app
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
+COPY --from=production-deps /app/node_modules ./node_modules
+COPY --from=production-deps /app/package.json ./package.json
+COPY --from=build /app/dist ./dist
 USER node
 VOLUME ["/app/data"]
 EXPOSE 5001

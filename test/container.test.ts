@@ -10,147 +10,33 @@ import { CONFIG_VARS, ConfigError, loadConfig } from '../src/config.js';
 import { createTestApp, type TestContext } from './helpers.js';
 
 /**
- * No Docker engine runs where the tests run, so this checks what can be checked without one: the
- * files parse, and the Dockerfile, docker-compose.yml, the config module and the README agree.
+ * The container's configuration, checked without an engine: what the service does with the
+ * environment the image and compose give it. test/container/image.test.ts builds and runs the
+ * image itself.
  */
 
 const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
 
-interface Instruction {
-  keyword: string;
-  args: string;
+/** The runtime stage's ENV: what the service sees in the image before .env and compose add theirs. */
+function imageEnvironment(dockerfile: string): Record<string, string> {
+  const runtime = dockerfile.slice(dockerfile.search(/^FROM .* AS runtime$/m));
+  const instructions = runtime.replace(/\\\n/g, ' ').split('\n');
+  return Object.fromEntries(
+    instructions
+      .filter((line) => line.startsWith('ENV '))
+      .flatMap((line) => [...line.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
+  );
 }
 
-/** Dockerfile instructions, with continuation lines joined and comments dropped. */
-function parseDockerfile(text: string): Instruction[][] {
-  const KEYWORDS = new Set([
-    'FROM',
-    'RUN',
-    'CMD',
-    'LABEL',
-    'EXPOSE',
-    'ENV',
-    'ADD',
-    'COPY',
-    'ENTRYPOINT',
-    'VOLUME',
-    'USER',
-    'WORKDIR',
-    'ARG',
-    'ONBUILD',
-    'STOPSIGNAL',
-    'HEALTHCHECK',
-    'SHELL',
-  ]);
-  const logical: string[] = [];
-  let current = '';
-  for (const line of text.split('\n')) {
-    if (line.trim().startsWith('#') || (current === '' && line.trim() === '')) continue;
-    current += line.endsWith('\\') ? `${line.slice(0, -1)} ` : line;
-    if (!line.endsWith('\\')) {
-      logical.push(current.trim());
-      current = '';
-    }
-  }
-  expect(current, 'a continuation line ends the Dockerfile').toBe('');
-  const stages: Instruction[][] = [];
-  for (const line of logical) {
-    const [keyword = '', ...rest] = line.split(/\s+/);
-    expect(KEYWORDS.has(keyword.toUpperCase()), `unknown instruction: ${line}`).toBe(true);
-    const instruction = { keyword: keyword.toUpperCase(), args: rest.join(' ') };
-    if (instruction.keyword === 'FROM') stages.push([]);
-    stages[stages.length - 1]?.push(instruction);
-  }
-  return stages;
-}
-
-/** The exec form (a JSON array), which every command here must use so that signals reach node. */
-function execForm(args: string): string[] {
-  const parsed: unknown = JSON.parse(args);
-  expect(Array.isArray(parsed) && parsed.every((part) => typeof part === 'string'), args).toBe(true);
-  return parsed as string[];
-}
-
-const configDefault = (name: string) => CONFIG_VARS.find((v) => v.name === name)?.default;
-const stages = parseDockerfile(read('Dockerfile'));
-const runtime = stages[stages.length - 1] ?? [];
-const all = (keyword: string) => runtime.filter((i) => i.keyword === keyword);
-const one = (keyword: string) => {
-  const found = all(keyword);
-  expect(found, keyword).toHaveLength(1);
-  return found[0]?.args ?? '';
-};
-const imageEnv = Object.fromEntries(
-  all('ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
-);
+const imageEnv = imageEnvironment(read('Dockerfile'));
 const compose = parseYaml(read('docker-compose.yml')) as {
   services: Record<string, Record<string, unknown>>;
 };
 const service = compose.services.api as {
-  ports: string[];
-  env_file: string;
   environment: Record<string, string>;
-  volumes: string[];
   healthcheck: { test: string[] };
 };
-const port = configDefault('SERVER_PORT') ?? '';
-
-describe('the Dockerfile', () => {
-  test('builds in one stage and runs from a small one as a non-root user', () => {
-    expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(stages[0]?.[0]?.args).toMatch(/ AS build$/);
-    const copies = all('COPY').map((i) => i.args);
-    expect(copies.every((args) => args.startsWith('--from=build '))).toBe(true);
-    expect(copies.some((args) => / \/app\/dist /.test(args))).toBe(true);
-    expect(stages[0]?.some((i) => i.keyword === 'RUN' && i.args.includes('npm prune --omit=dev'))).toBe(true);
-    const user = one('USER');
-    expect(user).not.toMatch(/^(root|0)(:|$)/);
-  });
-
-  test('keeps the database in a volume at the data directory the service uses', () => {
-    expect(imageEnv.DATA_DIR).toBe('/app/data');
-    expect(execForm(one('VOLUME'))).toEqual([imageEnv.DATA_DIR]);
-    expect(imageEnv.SERVER_PORT).toBe(port);
-    expect(one('EXPOSE')).toBe(port);
-    expect(imageEnv.ENV).toBe('production');
-    expect(imageEnv.HOST).toBe('0.0.0.0');
-  });
-
-  test('starts under tini with the command the README gives', () => {
-    const entrypoint = execForm(one('ENTRYPOINT'));
-    expect(entrypoint.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
-    expect(runtime.some((i) => i.keyword === 'RUN' && /apt-get install .*\btini\b/.test(i.args))).toBe(true);
-    const command = [...entrypoint.slice(2), ...execForm(one('CMD'))].join(' ');
-    const readme = read('README.md');
-    const section = readme.slice(readme.indexOf('## Running in a container'));
-    const documented = /The image runs[^\n]*\n+```bash\n([^\n]+)\n```/.exec(section)?.[1];
-    expect(documented).toBe(command);
-    expect(command).toBe('node dist/cli.js serve');
-  });
-
-  test('checks /health, and its check is the one compose runs', () => {
-    const healthcheck = one('HEALTHCHECK');
-    const cmd = /CMD (\[.*\])$/.exec(healthcheck)?.[1] ?? '';
-    const command = execForm(cmd);
-    expect(command.join(' ')).toContain('/health');
-    expect(service.healthcheck.test).toEqual(['CMD', ...command]);
-  });
-});
-
-describe('docker-compose.yml', () => {
-  test('has the single service of the original: port 5001, ./data, env_file .env', () => {
-    expect(Object.keys(compose.services)).toEqual(['api']);
-    expect(service.ports).toEqual([`${port}:${port}`]);
-    expect(service.env_file).toBe('.env');
-    expect(service.volumes).toEqual([`./data:${imageEnv.DATA_DIR}`]);
-    expect(service.environment).toEqual({ HOST: '0.0.0.0', SERVER_PORT: port, DATA_DIR: imageEnv.DATA_DIR });
-  });
-
-  test('keeps secrets and local data out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n');
-    for (const entry of ['.env', 'data/', 'node_modules/', '.git/']) expect(ignored).toContain(entry);
-  });
-});
+const port = CONFIG_VARS.find((v) => v.name === 'SERVER_PORT')?.default ?? '';
 
 describe('the health check command', () => {
   let ctx: TestContext;
