@@ -16,7 +16,7 @@ import { createAdminRateLimiter } from './http/hooks/rate-limit.js';
 import { registerRoutes } from './http/routes.js';
 import { ErrorBody } from './http/schemas.js';
 import { createIngestService } from './ingest/ingest-service.js';
-import { type Clock, systemClock } from './lib/clock.js';
+import { type Clock, systemClock, systemTimers, type Timers } from './lib/clock.js';
 import { bodyAjv, describeValidationErrors, textAjv } from './lib/validator.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Pricer } from './pricing/types.js';
@@ -30,6 +30,8 @@ export interface AppDeps {
   config: Config;
   store: Store;
   clock?: Clock;
+  /** Default: Node's timers. Give a manual clock here too, so that tests move time for both. */
+  timers?: Timers;
   pricer?: Pricer;
   /** Overrides file already loaded; default: loaded from config.pricesFile (throws PriceFileError). */
   priceFile?: PriceFile | null;
@@ -45,6 +47,7 @@ export type App = FastifyInstance & { deps: HttpDeps };
 export async function buildApp(input: AppDeps): Promise<App> {
   const { config, store } = input;
   const clock = input.clock ?? systemClock;
+  const timers = input.timers ?? systemTimers;
   const metrics = input.metrics ?? new Metrics();
   const buckets = input.buckets ?? new MemoryBucketStore();
   const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
@@ -57,6 +60,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     config,
     store,
     clock,
+    timers,
     pricer,
     buckets,
     metrics,

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { Timer } from '../lib/clock.js';
 import type { UsageChange } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
@@ -22,12 +23,13 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
     const streams = new Set<ServerResponse>();
     let rows = 0;
     let reset = false;
-    let lastSentAt = 0;
-    let timer: NodeJS.Timeout | undefined;
+    let lastSentAt = Number.NEGATIVE_INFINITY;
+    let timer: Timer | undefined;
+    const { clock, timers } = deps;
 
     const flush = () => {
       timer = undefined;
-      lastSentAt = Date.now();
+      lastSentAt = clock.now();
       const message = `event: usage\ndata: ${JSON.stringify({ rows, reset })}\n\n`;
       rows = 0;
       reset = false;
@@ -44,18 +46,20 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
         }
         return;
       }
-      timer = setTimeout(flush, Math.max(0, lastSentAt + intervalMs - Date.now()));
+      timer = timers.setTimeout(flush, Math.max(0, lastSentAt + intervalMs - clock.now()));
     });
 
-    const heartbeat = setInterval(() => {
+    let heartbeat: Timer;
+    const beat = () => {
       for (const stream of streams) stream.write(': ping\n\n');
-    }, HEARTBEAT_MS);
-    heartbeat.unref();
+      heartbeat = timers.setTimeout(beat, HEARTBEAT_MS);
+    };
+    heartbeat = timers.setTimeout(beat, HEARTBEAT_MS);
 
     app.addHook('preClose', async () => {
       unsubscribe();
-      clearInterval(heartbeat);
-      if (timer) clearTimeout(timer);
+      heartbeat.cancel();
+      timer?.cancel();
       for (const stream of streams) stream.end();
       streams.clear();
     });
