@@ -1,11 +1,78 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test files that start other processes (the service's entry point, Python and TypeScript
+ * snippets, the container health check, a script using the store). Everything else under test/
+ * and src/ runs in-process and belongs to the fast `unit` project.
+ */
+const PROCESS_TESTS = [
+  'test/process.test.ts',
+  'test/snippets.test.ts',
+  'test/python-snippet.test.ts',
+  'test/container.test.ts',
+  'test/read-worker-lifetime.test.ts',
+];
+const BROWSER_TESTS = ['test/e2e/**/*.test.ts'];
+/** The fuzz harness and fault proofs: seconds to tens of seconds per file. */
+const RELIABILITY_TESTS = ['test/reliability/**/*.test.ts'];
+/** Tests that need PostgreSQL or Redis (none yet); their project starts the servers first. */
+const SERVICE_TESTS = ['test/services/**/*.test.ts'];
+
+/**
+ * `npm test` runs every project; `npm run test:unit` only `unit`. A project's globalSetup runs only
+ * when one of its files is queued, so the unit run needs no browser, no Python and no servers.
+ */
+const shared = {
+  testTimeout: 30_000,
+  hookTimeout: 30_000,
+  pool: 'forks',
+  // What is eventually true gets a generous wait: under load the first read from a freshly started
+  // worker can take seconds. A failing poll still fails, just later.
+  expect: { poll: { timeout: 15_000, interval: 50 } },
+} as const;
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    pool: 'forks',
-    globalSetup: ['test/e2e/build-web.ts'],
+    // Once per run, in the root config that projects do not extend (a project inheriting it would
+    // build again, racing on dist/web): the browser tests and test/dashboard.test.ts serve the
+    // files `npm run build` ships.
+    globalSetup: ['test/setup/build-web.ts'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: [...PROCESS_TESTS, ...BROWSER_TESTS, ...RELIABILITY_TESTS, ...SERVICE_TESTS],
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'process',
+          include: PROCESS_TESTS,
+          globalSetup: ['test/setup/python-env.ts'],
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'browser',
+          include: BROWSER_TESTS,
+          globalSetup: ['test/setup/chromium.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      { test: { ...shared, name: 'reliability', include: RELIABILITY_TESTS, testTimeout: 120_000 } },
+      {
+        test: {
+          ...shared,
+          name: 'services',
+          include: SERVICE_TESTS,
+          globalSetup: ['test/setup/services.ts'],
+        },
+      },
+    ],
   },
 });

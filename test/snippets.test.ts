@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { curlSnippet, pythonSnippet, typescriptSnippet } from '../web/src/snippets.js';
 import { type Served, serve } from './e2e/harness.js';
 import { INGEST_KEY } from './helpers.js';
+import { VENV_PYTHON } from './setup/python-env.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -110,7 +111,7 @@ test('the Python snippet, run with the openai SDK, records the call with the res
   const token = await guardian.createToken('python-snippet');
   const file = path.join(work, 'snippet.py');
   writeFileSync(file, pythonSnippet({ baseUrl: guardian.baseUrl, token: token.token }));
-  const { stdout, stderr } = await run('python3', [file], { env: env(), timeout: 60_000 });
+  const { stdout, stderr } = await run(VENV_PYTHON, [file], { env: env(), timeout: 60_000 });
   expect(stdout.trim()).toBe('Hello!');
   expect(stderr).not.toContain('cost-guardian');
   const rows = await rowsOf(token.id);
@@ -126,7 +127,7 @@ test('the Python snippet, run with the openai SDK, records the call with the res
 test('the Python snippet logs, and does not raise, when Cost Guardian refuses the record', async () => {
   const file = path.join(work, 'snippet-bad-token.py');
   writeFileSync(file, pythonSnippet({ baseUrl: guardian.baseUrl, token: 'tok_unknown_token_value' }));
-  const { stdout, stderr } = await run('python3', [file], { env: env(), timeout: 60_000 });
+  const { stdout, stderr } = await run(VENV_PYTHON, [file], { env: env(), timeout: 60_000 });
   expect(stdout.trim()).toBe('Hello!');
   expect(stderr).toMatch(/cost-guardian: usage not recorded: HTTP Error 40\d/);
 });
