@@ -11,6 +11,7 @@ const PROCESS_TESTS = [
   'test/python-snippet.test.ts',
   'test/container.test.ts',
   'test/read-worker-lifetime.test.ts',
+  'test/logs.test.ts',
 ];
 const BROWSER_TESTS = ['test/e2e/**/*.test.ts'];
 /** The fuzz harness and fault proofs: seconds to tens of seconds per file. */
