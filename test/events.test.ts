@@ -44,6 +44,13 @@ test('GET /events needs the admin key', async () => {
   expect(response.status).toBe(401);
 });
 
+test('HEAD /events answers the stream headers at once and ends (it hung: found by the fuzz harness)', async () => {
+  const response = await fetch(`${base}/events`, { method: 'HEAD', headers: { 'x-api-key': ADMIN_KEY } });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  expect(await response.text()).toBe('');
+});
+
 test('committed usage is announced at once, then at most once a second however many records arrive', async () => {
   const tok = await ctx.createToken('live');
   const record = (i: number) => ({

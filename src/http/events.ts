@@ -87,6 +87,12 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
           'x-request-id': request.id,
           connection: 'keep-alive',
         });
+        // A HEAD request gets the headers and nothing else: Node sends them only with a body or at
+        // the end, so a HEAD left open would never be answered.
+        if (request.method === 'HEAD') {
+          stream.end();
+          return;
+        }
         stream.write(`retry: 5000\n: connected\n\n`);
         streams.add(stream);
         request.raw.on('close', () => streams.delete(stream));
