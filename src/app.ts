@@ -3,8 +3,9 @@ import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config.js';
+import { AppError } from './errors.js';
 import type { HttpDeps } from './http/deps.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { registerErrorHandling, sendFrameworkError } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
 import {
   createRequestIdGenerator,
@@ -80,6 +81,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     genReqId: createRequestIdGenerator(),
     return503OnClosing: true,
     schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
+    frameworkErrors: sendFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -92,6 +94,17 @@ export async function buildApp(input: AppDeps): Promise<App> {
   registerObservability(app, { metrics, sampleRate: config.requestLogSampleRate });
 
   if (config.allowedOrigins.length > 0) {
+    // @fastify/cors refuses an OPTIONS without Origin or Access-Control-Request-Method with a
+    // text/plain 400; refuse it first, with the same status, in the one error shape.
+    app.addHook('onRequest', async (request) => {
+      if (request.method !== 'OPTIONS') return;
+      if (!request.headers.origin || !request.headers['access-control-request-method']) {
+        throw new AppError(
+          'invalid_request',
+          'A CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers',
+        );
+      }
+    });
     await app.register(cors, {
       origin: [...config.allowedOrigins],
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
