@@ -36,6 +36,8 @@ const STATUS_OF: Record<string, number> = ERROR_STATUS;
 
 /** Node's default --max-http-header-size, which counts the request line and every header. */
 const NODE_MAX_HEAD_BYTES = 16 * 1024;
+/** The service's default BODY_LIMIT_BYTES, which the target does not change. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
 function headBytes(wire: WireRequest): number {
   const headers = Object.entries(wire.headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
@@ -217,8 +219,10 @@ export class Campaign {
     let problem: string | undefined;
     let signature = '';
     let serverErrors: string[] = [];
-    if (!response.answered && headBytes(wire) > NODE_MAX_HEAD_BYTES && (await this.target.answersPing())) {
-      // Node's parser may close the connection on a request head over its limit instead of answering.
+    const oversized = headBytes(wire) > NODE_MAX_HEAD_BYTES || (wire.body?.length ?? 0) > BODY_LIMIT_BYTES;
+    if (!response.answered && oversized && (await this.target.answersPing())) {
+      // A request over a size limit may see its connection closed while it is still being sent
+      // (the answer, 413 or 431, then never reaches a client that is still writing).
     } else if (!response.answered) {
       const died = this.target.exitReport();
       problem = died ?? `no answer: ${response.error}`;

@@ -60,6 +60,11 @@ export function parseRouteTree(tree: string): { method: string; url: string }[] 
   return routes;
 }
 
+function withRecords(body: JsonSchema, record: JsonSchema): JsonSchema {
+  const records = body.properties?.records ?? {};
+  return { ...body, properties: { ...body.properties, records: { ...records, items: record } } };
+}
+
 interface OpenApiOperation {
   security?: Record<string, string[]>[];
   parameters?: { in: string; name: string; schema: JsonSchema }[];
@@ -103,6 +108,13 @@ export async function loadRoutes(env: Record<string, string>): Promise<Route[]> 
         ...(body ? { body } : {}),
       };
     });
+    // The batch schema leaves its records open (each is validated on its own, so that one bad
+    // record does not refuse the batch): generate them from the single-record schema.
+    const record = routes.find((r) => r.method === 'POST' && r.url === '/ingest')?.body;
+    for (const route of routes) {
+      const items = route.body?.properties?.records?.items;
+      if (record && items && !items.properties) route.body = withRecords(route.body ?? {}, record);
+    }
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const method of Object.keys(operations)) {
         const url = path.replace(/\{([A-Za-z_]+)\}/g, ':$1');
