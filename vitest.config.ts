@@ -38,12 +38,19 @@ export default defineConfig({
     // build again, racing on dist/web): the browser tests and test/dashboard.test.ts serve the
     // files `npm run build` ships.
     globalSetup: ['test/setup/build-web.ts'],
+    // Two files at a time even on 2 cores: browser, process and fsync-bound tests spend much of
+    // their time waiting, and the default (cores - 1) ran the suite one file at a time.
+    maxWorkers: 2,
     projects: [
       {
         test: {
           ...shared,
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          // In-process tests share nothing through modules (no singletons, no vi.mock or fake
+          // timers), so a worker keeps its imports from one file to the next instead of loading
+          // the service again for each; a test that patches a module must restore it.
+          isolate: false,
           exclude: [...PROCESS_TESTS, ...BROWSER_TESTS, ...RELIABILITY_TESTS, ...SERVICE_TESTS],
         },
       },
