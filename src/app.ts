@@ -6,8 +6,9 @@ import { type AlertMonitor, createAlertMonitor } from './budgets/alert-monitor.j
 import { createAlertSender } from './budgets/alert-sender.js';
 import { createBudgetService } from './budgets/budget-service.js';
 import type { Config } from './config.js';
+import { AppError } from './errors.js';
 import type { HttpDeps } from './http/deps.js';
-import { createClientErrorHandler, registerErrorHandling } from './http/error-handler.js';
+import { createClientErrorHandler, registerErrorHandling, sendFrameworkError } from './http/error-handler.js';
 import { createAuthenticator } from './http/hooks/auth.js';
 import { registerBodyBudget } from './http/hooks/body-budget.js';
 import { registerJsonBodyParser } from './http/hooks/json-body.js';
@@ -21,7 +22,7 @@ import { createAdminRateLimiter } from './http/hooks/rate-limit.js';
 import { registerRoutes } from './http/routes.js';
 import { ErrorBody } from './http/schemas.js';
 import { createIngestService } from './ingest/ingest-service.js';
-import { type Clock, systemClock } from './lib/clock.js';
+import { type Clock, systemClock, systemTimers, type Timers } from './lib/clock.js';
 import { bodyAjv, describeValidationErrors, textAjv } from './lib/validator.js';
 import { Metrics } from './metrics/metrics.js';
 import type { Pricer } from './pricing/types.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   config: Config;
   store: Store;
   clock?: Clock;
+  /** Default: Node's timers. Give a manual clock here too, so that tests move time for both. */
+  timers?: Timers;
   pricer?: Pricer;
   /** Overrides file already loaded; default: loaded from config.pricesFile (throws PriceFileError). */
   priceFile?: PriceFile | null;
@@ -66,6 +69,7 @@ function warnRefusedOverrides(log: FastifyBaseLogger, refused: readonly string[]
 export async function buildApp(input: AppDeps): Promise<App> {
   const { config, store } = input;
   const clock = input.clock ?? systemClock;
+  const timers = input.timers ?? systemTimers;
   const metrics = input.metrics ?? new Metrics();
   const priceFile = input.priceFile ?? (config.pricesFile ? loadPriceFile(config.pricesFile) : null);
   const prices = await createPriceBook({ store, clock, file: priceFile });
@@ -97,6 +101,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     config,
     store,
     clock,
+    timers,
     pricer,
     buckets,
     metrics,
@@ -130,6 +135,7 @@ export async function buildApp(input: AppDeps): Promise<App> {
     clientErrorHandler: createClientErrorHandler(nextRequestId),
     return503OnClosing: true,
     schemaErrorFormatter: (errors) => new Error(describeValidationErrors(errors)),
+    frameworkErrors: sendFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (!input.buckets) {
@@ -159,6 +165,17 @@ export async function buildApp(input: AppDeps): Promise<App> {
   metrics.prometheus.watchBodyBytes(() => bodyBudget.inFlightBytes);
 
   if (config.allowedOrigins.length > 0) {
+    // @fastify/cors refuses an OPTIONS without Origin or Access-Control-Request-Method with a
+    // text/plain 400; refuse it first, with the same status, in the one error shape.
+    app.addHook('onRequest', async (request) => {
+      if (request.method !== 'OPTIONS') return;
+      if (!request.headers.origin || !request.headers['access-control-request-method']) {
+        throw new AppError(
+          'invalid_request',
+          'A CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers',
+        );
+      }
+    });
     await app.register(cors, {
       origin: [...config.allowedOrigins],
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Response } from 'light-my-request';
 import { type App, buildApp } from '../src/app.js';
 import { testConfig } from '../src/config.js';
-import { type Clock, createManualClock } from '../src/lib/clock.js';
+import { type Clock, createManualClock, systemTimers } from '../src/lib/clock.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import {
   createSqliteStore,
@@ -58,7 +58,11 @@ export async function createTestApp(
     ...options.store,
   });
   const clock = createManualClock(T0);
-  const app = await buildApp({ config, store, clock: options.clock ?? clock, metrics });
+  // The default manual clock also drives the app's timers; a caller's own clock (the browser tests
+  // pass the system clock) comes with Node's timers.
+  const app = options.clock
+    ? await buildApp({ config, store, clock: options.clock, timers: systemTimers, metrics })
+    : await buildApp({ config, store, clock, timers: clock, metrics });
   await app.ready();
   let created = 0;
   const context: TestContext = {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createTestApp, INGEST_KEY, type TestContext } from './helpers.js';
+import { VENV_PYTHON } from './setup/python-env.js';
 
 const run = promisify(execFile);
 
@@ -63,7 +64,7 @@ test("the original README's Python snippet (requests) still records usage", asyn
   const script = ORIGINAL_SNIPPET.replace('BASE_URL', baseUrl)
     .replace('INGEST_KEY', INGEST_KEY)
     .replace('TRACKING_TOKEN', token);
-  const { stdout } = await run('python3', ['-c', script], { timeout: 20_000 });
+  const { stdout } = await run(VENV_PYTHON, ['-c', script], { timeout: 20_000 });
   // The original's fields come first and unchanged; budget verdicts follow (an empty list here).
   expect(stdout).toMatch(
     /^201 \{"ok":true,"id":\d+,"cost_usd":0\.00045,"pricing_status":"priced","budgets":\[\]\}/,

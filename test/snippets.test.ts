@@ -10,11 +10,11 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { curlSnippet, pythonSnippet, typescriptSnippet } from '../web/src/snippets.js';
 import { type Served, serve } from './e2e/harness.js';
 import { INGEST_KEY } from './helpers.js';
+import { VENV_PYTHON } from './setup/python-env.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The project's Python environment (test/requirements.txt): openai and the cost_guardian client. */
-const PYTHON = path.join(ROOT, '.venv/bin/python');
 
 /** A fake OpenAI API over real HTTP: a chat completion in the shape the API returns, with a fresh id. */
 function startFakeOpenAi(): Promise<{ server: Server; baseUrl: string; ids: string[] }> {
@@ -112,7 +112,7 @@ test('the Python snippet, run with the openai SDK and the wrapper, records the c
   const token = await guardian.createToken('python-snippet');
   const file = path.join(work, 'snippet.py');
   writeFileSync(file, pythonSnippet({ baseUrl: guardian.baseUrl, token: token.token }));
-  const { stdout, stderr } = await run(PYTHON, [file], { env: env(), timeout: 60_000 });
+  const { stdout, stderr } = await run(VENV_PYTHON, [file], { env: env(), timeout: 60_000 });
   expect(stdout.trim()).toBe('Hello!');
   expect(stderr).not.toContain('cost-guardian');
   const rows = await rowsOf(token.id);
@@ -128,7 +128,7 @@ test('the Python snippet, run with the openai SDK and the wrapper, records the c
 test('the Python snippet logs, and does not raise, when Cost Guardian refuses the record', async () => {
   const file = path.join(work, 'snippet-bad-token.py');
   writeFileSync(file, pythonSnippet({ baseUrl: guardian.baseUrl, token: 'tok_unknown_token_value' }));
-  const { stdout, stderr } = await run(PYTHON, [file], { env: env(), timeout: 60_000 });
+  const { stdout, stderr } = await run(VENV_PYTHON, [file], { env: env(), timeout: 60_000 });
   expect(stdout.trim()).toBe('Hello!');
   expect(stderr).toMatch(/cost-guardian: 1 record\(s\) refused \(unknown_token\): Unknown tracking token/);
 });

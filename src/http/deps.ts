@@ -2,7 +2,7 @@ import type { AlertMonitor } from '../budgets/alert-monitor.js';
 import type { BudgetService } from '../budgets/budget-service.js';
 import type { Config } from '../config.js';
 import type { IngestService } from '../ingest/ingest-service.js';
-import type { Clock } from '../lib/clock.js';
+import type { Clock, Timers } from '../lib/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Pricer } from '../pricing/types.js';
 import type { BucketStore } from '../ratelimit/bucket-store.js';
@@ -17,6 +17,8 @@ export interface HttpDeps {
   config: Config;
   store: Store;
   clock: Clock;
+  /** Schedules on the clock's time line (tests pass a manual clock as both). */
+  timers: Timers;
   pricer: Pricer;
   buckets: BucketStore;
   metrics: Metrics;

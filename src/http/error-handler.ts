@@ -19,6 +19,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is too large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'JSON body required',
   FST_ERR_CTP_INVALID_JSON_BODY: 'Request body is not valid JSON',
+  FST_ERR_BAD_URL: 'The path is not valid percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is longer than 100 characters',
 };
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
@@ -75,6 +77,17 @@ export function toAppError(error: FastifyError | Error): AppError {
     status === 503 ? 'unavailable' : 'internal',
     status === 503 ? 'service unavailable' : 'internal error',
   );
+}
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any route runs (a path that is not
+ * valid percent-encoding, a path parameter over maxParamLength) gets the one error shape too, not
+ * Fastify's own body (it answered 414 `FST_ERR_MAX_PARAM_LENGTH`; found by the fuzz harness).
+ */
+export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // No route, so no onSend hook: the request id header is set here.
+  reply.header('x-request-id', request.id);
+  sendError(request, reply, toAppError(error));
 }
 
 /**

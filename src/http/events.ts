@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { Timer } from '../lib/clock.js';
 import type { UsageChange } from '../storage/store.js';
 import type { HttpDeps } from './deps.js';
 import { responses } from './schemas.js';
@@ -26,12 +27,13 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
     let rows = 0;
     let reset = false;
     let refused = 0;
-    let lastSentAt = 0;
-    let timer: NodeJS.Timeout | undefined;
+    let lastSentAt = Number.NEGATIVE_INFINITY;
+    let timer: Timer | undefined;
+    const { clock, timers } = deps;
 
     const flush = () => {
       timer = undefined;
-      lastSentAt = Date.now();
+      lastSentAt = clock.now();
       let message = changed ? `event: usage\ndata: ${JSON.stringify({ rows, reset })}\n\n` : '';
       if (refused > 0) message += `event: refused\ndata: ${JSON.stringify({ records: refused })}\n\n`;
       changed = false;
@@ -50,7 +52,7 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
         refused = 0;
         return;
       }
-      timer ??= setTimeout(flush, Math.max(0, lastSentAt + intervalMs - Date.now()));
+      timer ??= timers.setTimeout(flush, Math.max(0, lastSentAt + intervalMs - clock.now()));
     };
 
     const unsubscribe = deps.store.onUsageChange((change: UsageChange) => {
@@ -64,16 +66,18 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
       schedule();
     });
 
-    const heartbeat = setInterval(() => {
+    let heartbeat: Timer;
+    const beat = () => {
       for (const stream of streams) stream.write(': ping\n\n');
-    }, HEARTBEAT_MS);
-    heartbeat.unref();
+      heartbeat = timers.setTimeout(beat, HEARTBEAT_MS);
+    };
+    heartbeat = timers.setTimeout(beat, HEARTBEAT_MS);
 
     app.addHook('preClose', async () => {
       unsubscribe();
       unsubscribeRefusals();
-      clearInterval(heartbeat);
-      if (timer) clearTimeout(timer);
+      heartbeat.cancel();
+      timer?.cancel();
       for (const stream of streams) stream.end();
       streams.clear();
     });
@@ -105,6 +109,12 @@ export function eventRoutes(deps: HttpDeps, intervalMs = EVENT_INTERVAL_MS): Fas
           'x-request-id': request.id,
           connection: 'keep-alive',
         });
+        // A HEAD request gets the headers and nothing else: Node sends them only with a body or at
+        // the end, so a HEAD left open would never be answered.
+        if (request.method === 'HEAD') {
+          stream.end();
+          return;
+        }
         stream.write(`retry: 5000\n: connected\n\n`);
         streams.add(stream);
         request.raw.on('close', () => streams.delete(stream));

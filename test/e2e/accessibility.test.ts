@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { ADMIN_KEY } from '../helpers.js';
-import { launchBrowser, type Served, serve, signIn, usageRecord } from './harness.js';
+import { Contexts, launchBrowser, type Served, serve, signIn, usageRecord } from './harness.js';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let browser: Browser;
 let server: Served;
+const contexts = new Contexts(() => browser);
 beforeAll(async () => {
   browser = await launchBrowser();
   // A tiny ingest limit, so that the refused-records warning is on every view axe checks.
@@ -19,6 +20,9 @@ beforeAll(async () => {
   }
   expect((await server.ingest(usageRecord(token.token, 'gpt-4o', 1))).statusCode).toBe(429);
   expect((await server.ingest(usageRecord('no-such-token-0123456789', 'gpt-4o', 1))).statusCode).toBe(404);
+});
+afterEach(async () => {
+  await contexts.closeAll();
 });
 afterAll(async () => {
   await browser.close();
@@ -41,7 +45,7 @@ async function violations(page: Page): Promise<string[]> {
 
 for (const colorScheme of ['light', 'dark'] as const) {
   test(`every view and dialog passes axe's WCAG A/AA checks in the ${colorScheme} theme`, async () => {
-    const context = await browser.newContext({ colorScheme });
+    const context = await contexts.newContext({ colorScheme });
     const page = await context.newPage();
     await page.goto(`${server.baseUrl}/dashboard`);
     await page.getByLabel('Admin key').waitFor();
@@ -93,12 +97,11 @@ for (const colorScheme of ['light', 'dark'] as const) {
     expect(await violations(page), 'reprice preview').toEqual([]);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    await context.close();
   });
 }
 
 test('sign-in, navigation and the reset dialog work from the keyboard alone', async () => {
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   await page.goto(`${server.baseUrl}/dashboard`);
   await page.getByLabel('Admin key').waitFor();
   await page.keyboard.press('Tab');
@@ -123,11 +126,10 @@ test('sign-in, navigation and the reset dialog work from the keyboard alone', as
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
   expect(await page.evaluate<string>('document.activeElement.textContent')).toBe('Reset data…');
-  await page.close();
 });
 
 test('the theme button cycles system, light and dark, and the choice survives a reload', async () => {
-  const context = await browser.newContext({ colorScheme: 'light' });
+  const context = await contexts.newContext({ colorScheme: 'light' });
   const page = await context.newPage();
   await signIn(page, server.baseUrl, { path: '?view=tokens' });
   const theme = () => page.evaluate<string | null>("document.documentElement.getAttribute('data-theme')");
@@ -144,5 +146,4 @@ test('the theme button cycles system, light and dark, and the choice survives a 
   expect(await theme()).toBe('dark');
   await page.getByRole('button', { name: /^Theme: dark/ }).click();
   await expect.poll(theme).toBeNull();
-  await context.close();
 });

@@ -1,18 +1,11 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
 import { ADMIN_KEY } from '../helpers.js';
-import {
-  launchBrowser,
-  launchPersistent,
-  type Served,
-  serve,
-  signIn,
-  tempDir,
-  watchPage,
-} from './harness.js';
+import { Contexts, launchBrowser, type Served, serve, signIn, tempDir, watchPage } from './harness.js';
 
 let browser: Browser;
 let server: Served;
+const contexts = new Contexts(() => browser);
 beforeAll(async () => {
   browser = await launchBrowser();
 });
@@ -23,13 +16,12 @@ beforeEach(async () => {
   server = await serve();
 });
 afterEach(async () => {
-  // A failed test leaves its page open; its live-update stream would hold the server open.
-  for (const context of browser.contexts()) await context.close();
+  await contexts.closeAll();
   await server.close();
 });
 
 test('a wrong key says so and stays on the sign-in form; the right key opens the dashboard', async () => {
-  const context = await browser.newContext();
+  const context = await contexts.newContext();
   const page = await context.newPage();
   const { errors } = watchPage(page);
   await page.goto(`${server.baseUrl}/dashboard`);
@@ -51,19 +43,18 @@ test('a wrong key says so and stays on the sign-in form; the right key opens the
   );
   expect(stored).not.toContain(ADMIN_KEY);
   expect(errors).toEqual([]);
-  await context.close();
 });
 
 test('remember me keeps the browser signed in across a restart; without it the restart signs out', async () => {
   for (const remember of [true, false]) {
     const profile = tempDir('cg-profile-');
     try {
-      let context = await launchPersistent(profile.dir);
+      let context = await contexts.persistent(profile.dir);
       let page = context.pages()[0] ?? (await context.newPage());
       await signIn(page, server.baseUrl, { remember });
       await context.close();
 
-      context = await launchPersistent(profile.dir);
+      context = await contexts.persistent(profile.dir);
       page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${server.baseUrl}/dashboard`);
       const signedIn = page.getByRole('button', { name: 'Sign out' });
@@ -79,7 +70,7 @@ test('remember me keeps the browser signed in across a restart; without it the r
 });
 
 test('signing out returns to the sign-in form and the old cookie no longer works', async () => {
-  const context = await browser.newContext();
+  const context = await contexts.newContext();
   const page = await context.newPage();
   await signIn(page, server.baseUrl, { remember: true });
   const [cookie] = await context.cookies();
@@ -91,23 +82,21 @@ test('signing out returns to the sign-in form and the old cookie no longer works
     headers: { cookie: `cg_session=${cookie?.value}` },
   });
   expect(replay.status).toBe(401);
-  await context.close();
 });
 
 test('development mode without API_KEY needs no sign-in', async () => {
   await server.close();
   server = await serve({ API_KEY: '' });
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   await page.goto(`${server.baseUrl}/dashboard?view=tokens`);
   await page.getByRole('heading', { name: 'Tracking tokens' }).waitFor();
   expect(await page.getByLabel('Admin key').count()).toBe(0);
   expect(await page.getByText('Dev mode').isVisible()).toBe(true);
-  await page.close();
 });
 
 test('tokens are listed on first load, and can be created, copied, toggled and deleted after a confirmation', async () => {
   const existing = await server.createToken('existing-before-load');
-  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const context = await contexts.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
   const page = await context.newPage();
   const { errors } = watchPage(page);
   await signIn(page, server.baseUrl, { path: '?view=tokens' });
@@ -153,23 +142,21 @@ test('tokens are listed on first load, and can be created, copied, toggled and d
   const remaining = (await (await server.admin('GET', '/ingest/tokens')).json()).tokens;
   expect(remaining.map((t: { id: number }) => t.id)).toEqual([existing.id]);
   expect(errors).toEqual([]);
-  await context.close();
 });
 
 test('the snippet dialog shows a snippet for the token in each language and Escape closes it', async () => {
   const token = await server.createToken('snippets');
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   await signIn(page, server.baseUrl, { path: '?view=tokens' });
   await page.getByRole('button', { name: 'Snippet for snippets' }).click();
   const dialog = page.getByRole('dialog');
   const code = dialog.getByLabel('Snippet code');
   expect(await code.inputValue()).toContain(`TRACKING_TOKEN = "${token.token}"`);
   await dialog.getByRole('tab', { name: 'TypeScript (openai SDK)' }).click();
-  expect(await code.inputValue()).toContain("import OpenAI from 'openai'");
+  await expect.poll(() => code.inputValue()).toContain("import OpenAI from 'openai'");
   await dialog.getByRole('tab', { name: 'TypeScript (openai SDK)' }).press('ArrowRight');
-  expect(await code.inputValue()).toContain('curl');
+  await expect.poll(() => code.inputValue()).toContain('curl');
   expect(await code.inputValue()).toContain(`${server.baseUrl}/ingest`);
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
-  await page.close();
 });

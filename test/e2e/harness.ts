@@ -1,12 +1,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { systemClock } from '../../src/lib/clock.js';
 import { ADMIN_KEY, createTestApp, INGEST_KEY, type TestContext } from '../helpers.js';
+import { chromiumCommand, findExecutable } from '../setup/chromium.js';
 
-/** Debian's Chromium, never a downloaded browser (.ci/run installs it). */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Debian's Chromium, never a downloaded browser (the browser project's setup installs it). */
+export const CHROMIUM = findExecutable(chromiumCommand()) ?? chromiumCommand();
+/**
+ * How long a Playwright action or wait may take before it fails the test: long enough for a page
+ * on a loaded 2-core machine, shorter than the browser tests' 60 s timeout, so a failure reports
+ * what it waited for instead of a test timeout.
+ */
+export const ACTION_TIMEOUT_MS = 20_000;
 const ARGS = [
   '--headless',
   '--no-sandbox',
@@ -23,6 +36,44 @@ export function launchBrowser(): Promise<Browser> {
 /** A browser with a profile on disk, so cookies outlive a close and relaunch like a real restart. */
 export function launchPersistent(userDataDir: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: ARGS });
+}
+
+/**
+ * The browser contexts a test opens, all closed by `closeAll()` in afterEach whether the test
+ * passed or not. A page left open keeps its EventSource connected, so closing the server after a
+ * failed test would otherwise wait out the hook timeout.
+ */
+export class Contexts {
+  private readonly open = new Set<BrowserContext>();
+
+  constructor(private readonly browser: () => Browser) {}
+
+  async newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
+    return this.track(await this.browser().newContext(options));
+  }
+
+  /** A page in a context of its own (cookies and storage are not shared with other pages). */
+  async newPage(options: BrowserContextOptions = {}): Promise<Page> {
+    return (await this.newContext(options)).newPage();
+  }
+
+  /** launchPersistent, closed with the others if the test does not close it. */
+  async persistent(userDataDir: string): Promise<BrowserContext> {
+    return this.track(await launchPersistent(userDataDir));
+  }
+
+  async closeAll(): Promise<void> {
+    const open = [...this.open];
+    this.open.clear();
+    await Promise.all(open.map((context) => context.close().catch(() => {})));
+  }
+
+  private track(context: BrowserContext): BrowserContext {
+    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    this.open.add(context);
+    context.once('close', () => this.open.delete(context));
+    return context;
+  }
 }
 
 export interface Served extends TestContext {

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
 import { INGEST_KEY } from '../helpers.js';
-import { launchBrowser, type Served, serve, signIn, usageRecord, watchPage } from './harness.js';
+import { Contexts, launchBrowser, type Served, serve, signIn, usageRecord, watchPage } from './harness.js';
 
 let browser: Browser;
 let server: Served;
+const contexts = new Contexts(() => browser);
 
 beforeAll(async () => {
   browser = await launchBrowser();
@@ -17,8 +18,7 @@ beforeEach(async () => {
   server = await serve();
 });
 afterEach(async () => {
-  // A failed test leaves its page open; its live-update stream would hold the server open.
-  for (const context of browser.contexts()) await context.close();
+  await contexts.closeAll();
   await server.close();
 });
 
@@ -43,7 +43,7 @@ test('filters and pages live in the URL: paging, back, a model filter and a relo
     records.push(usageRecord(i % 2 === 0 ? a.token : b.token, i % 3 === 0 ? 'gpt-4o' : 'gpt-4o-mini', i * 5));
   }
   await ingestBatch(records);
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   const { errors } = watchPage(page);
   await signIn(page, server.baseUrl, { path: '?view=usage' });
   await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(50);
@@ -54,8 +54,8 @@ test('filters and pages live in the URL: paging, back, a model filter and a relo
   expect(page.url()).toContain('page=2');
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByText('Page 3 · rows 101–120').waitFor();
-  expect(await bodyRows(page).count()).toBe(20);
-  expect(await page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+  await expect.poll(() => bodyRows(page).count()).toBe(20);
+  await expect.poll(() => page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
   await page.goBack();
   await page.getByText('Page 2 · rows 51–100').waitFor();
   await page.getByRole('button', { name: 'Previous' }).click();
@@ -86,7 +86,6 @@ test('filters and pages live in the URL: paging, back, a model filter and a relo
     .poll(() => page.locator('table.usage-table tfoot').textContent(), { timeout: 15_000 })
     .toMatch(/All \d+ requests/);
   expect(errors).toEqual([]);
-  await page.close();
 });
 
 test('a tag on a row filters the table by that tag when clicked, and the totals follow the filter', async () => {
@@ -98,7 +97,7 @@ test('a tag on a row filters the table by that tag when clicked, and the totals 
     );
   }
   await ingestBatch(records);
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
   await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(30);
   await expect
@@ -114,8 +113,7 @@ test('a tag on a row filters the table by that tag when clicked, and the totals 
     .toContain('All 10 requests');
   expect(await page.getByLabel('Tag').inputValue()).toBe('env:staging');
   await page.goBack();
-  await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(30);
-  await page.close();
+  await expect.poll(() => bodyRows(page).count()).toBe(30);
 });
 
 test('CSV export downloads every row of the filter, not only the page shown', async () => {
@@ -124,7 +122,7 @@ test('CSV export downloads every row of the filter, not only the page shown', as
   for (let i = 0; i < 75; i += 1)
     records.push(usageRecord(token.token, i < 60 ? 'gpt-4o-mini' : 'gpt-4o', i));
   await ingestBatch(records);
-  const page = await browser.newPage({ acceptDownloads: true });
+  const page = await contexts.newPage({ acceptDownloads: true });
   await signIn(page, server.baseUrl, { path: '?view=usage&model=gpt-4o-mini' });
   await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(50);
   const [download] = await Promise.all([
@@ -140,13 +138,12 @@ test('CSV export downloads every row of the filter, not only the page shown', as
   expect(lines[0]?.startsWith('id,timestamp,model,promptTokens')).toBe(true);
   expect(lines).toHaveLength(61);
   expect(lines.slice(1).every((line) => line.split(',')[2] === 'gpt-4o-mini')).toBe(true);
-  await page.close();
 });
 
 test('new usage appears without a reload after an ingest', async () => {
   const token = await server.createToken('live');
   await ingestBatch([usageRecord(token.token, 'gpt-4o-mini', 10)]);
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
   await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(1);
   await page.locator('.live.on').waitFor();
@@ -157,30 +154,66 @@ test('new usage appears without a reload after an ingest', async () => {
     completion_tokens: 5,
   });
   expect(response.statusCode).toBe(201);
-  await page.getByRole('cell', { name: 'gpt-live-arrival' }).waitFor({ timeout: 10_000 });
-  expect(await bodyRows(page).count()).toBe(2);
-  await page.close();
+  await page.getByRole('cell', { name: 'gpt-live-arrival' }).waitFor();
+  await expect.poll(() => bodyRows(page).count()).toBe(2);
 });
+
+/** Total `rows` of the usage events the page's EventSource has received (DevTools protocol). */
+async function countEventRows(page: Page): Promise<() => number> {
+  let rows = 0;
+  const cdp = await page.context().newCDPSession(page);
+  cdp.on('Network.eventSourceMessageReceived', (message) => {
+    if (message.eventName === 'usage') rows += (JSON.parse(message.data) as { rows: number }).rows;
+  });
+  await cdp.send('Network.enable');
+  return () => rows;
+}
 
 test('a steady stream of ingests costs the open page one refresh per 10 s, not one per record', async () => {
   const token = await server.createToken('steady');
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
+  // The page's timers run on Playwright's fake clock, which the test moves: the 10 s window is
+  // checked on page time, however slow the machine.
+  await page.clock.install();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
   await page.getByText('No usage for these filters.').waitFor();
   await page.locator('.live.on').waitFor();
+  const eventRows = await countEventRows(page);
   const dataRequests: string[] = [];
   page.on('request', (request) => {
     if (new URL(request.url()).pathname === '/data') dataRequests.push(request.url());
   });
-  for (let i = 0; i < 15; i += 1) {
+  const pageNow = () => page.evaluate(() => Date.now());
+  /** Moves page time in small steps until `check` holds: renders and effects run on page timers too. */
+  const runUntil = (check: () => boolean) =>
+    expect
+      .poll(async () => {
+        if (!check()) await page.clock.runFor(20);
+        return check();
+      })
+      .toBe(true);
+  await page.clock.pauseAt((await pageNow()) + 1000);
+
+  expect((await server.ingest(usageRecord(token.token, 'gpt-4o-mini', 0))).statusCode).toBe(201);
+  await expect.poll(eventRows).toBe(1);
+  const firstRefreshAt = await pageNow();
+  await runUntil(() => dataRequests.length === 1);
+
+  for (let i = 0; i < 14; i += 1) {
     expect((await server.ingest(usageRecord(token.token, 'gpt-4o-mini', 0))).statusCode).toBe(201);
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  await page.waitForTimeout(1500);
-  // The first event refreshes at once; the other fourteen records fall inside the 10 s window.
+  await expect.poll(eventRows).toBe(15);
+  const untilJustBeforeWindowEnds = firstRefreshAt + 9_900 - (await pageNow());
+  expect(untilJustBeforeWindowEnds).toBeGreaterThan(0);
+  await page.clock.runFor(untilJustBeforeWindowEnds);
+  await page.evaluate(() => 0);
   expect(dataRequests).toHaveLength(1);
-  expect(await bodyRows(page).count()).toBeGreaterThanOrEqual(1);
-  await page.close();
+
+  await runUntil(() => dataRequests.length === 2);
+  expect((await pageNow()) - firstRefreshAt).toBeGreaterThanOrEqual(10_000);
+  await page.clock.resume();
+  await expect.poll(() => bodyRows(page).count()).toBe(15);
+  expect(dataRequests).toHaveLength(2);
 });
 
 test('script in a model name, a token label or tags is shown as text and never runs', async () => {
@@ -198,7 +231,7 @@ test('script in a model name, a token label or tags is shown as text and never r
     tags: { team: payloads.tag },
   });
   expect(response.statusCode).toBe(201);
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   const { errors } = watchPage(page);
   await signIn(page, server.baseUrl, { path: '?view=usage' });
   await page.getByRole('cell', { name: payloads.model }).waitFor();
@@ -217,13 +250,12 @@ test('script in a model name, a token label or tags is shown as text and never r
   expect(await page.evaluate<unknown>('window.__xss')).toBeUndefined();
   expect(await page.locator('main img, main svg, main script').count()).toBe(0);
   expect(errors).toEqual([]);
-  await page.close();
 });
 
 test('reset needs the confirmation word typed before it deletes anything', async () => {
   const token = await server.createToken('reset');
   await ingestBatch([usageRecord(token.token, 'gpt-4o-mini', 1), usageRecord(token.token, 'gpt-4o', 2)]);
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   await signIn(page, server.baseUrl, { path: '?view=usage' });
   await expect.poll(() => bodyRows(page).count(), { timeout: 15_000 }).toBe(2);
   await page.getByRole('button', { name: 'Reset data…' }).click();
@@ -244,7 +276,6 @@ test('reset needs the confirmation word typed before it deletes anything', async
   await page.getByText('Deleted 2 usage rows.').waitFor();
   await page.getByText('No usage for these filters.').waitFor();
   expect((await (await server.admin('GET', '/data')).json()).data).toHaveLength(0);
-  await page.close();
 });
 
 test('the overview shows spend per period, the chart stacked by model or token, and top lists', async () => {
@@ -254,7 +285,7 @@ test('the overview shows spend per period, the chart stacked by model or token, 
     usageRecord(token.token, 'gpt-4o', 60),
     usageRecord(token.token, 'model-without-price', 30),
   ]);
-  const page = await browser.newPage();
+  const page = await contexts.newPage();
   const { errors } = watchPage(page);
   await signIn(page, server.baseUrl);
   await page.getByRole('region', { name: 'Spend today' }).waitFor();
@@ -272,5 +303,4 @@ test('the overview shows spend per period, the chart stacked by model or token, 
     .toEqual([expect.stringContaining('overview')]);
   await page.getByRole('heading', { name: 'Top models' }).waitFor();
   expect(errors).toEqual([]);
-  await page.close();
 });
