@@ -187,7 +187,7 @@ describe('request examples', () => {
       for (const example of examples) {
         const response = await ctx.app.inject({
           method: method.toUpperCase() as 'POST',
-          url: path.replace(/\{\w+\}/g, '1'),
+          url: path.replace('{provider}', 'openai').replace(/\{\w+\}/g, '1'),
           headers: { 'x-api-key': ADMIN_KEY, 'x-ingest-key': INGEST_KEY },
           payload: example as object,
         });

@@ -92,9 +92,14 @@ function startFakeOpenAi(): Promise<{ server: Server; baseUrl: string }> {
 }
 
 /** The README's Python code blocks, in order. */
-function readmePython(): string[] {
+/** The README's tracker snippet and its streaming example, found by what they hold, not by position. */
+function readmePython(): [string | undefined, string | undefined] {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  return [...readme.matchAll(/```python\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+  const blocks = [...readme.matchAll(/```python\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+  return [
+    blocks.find((block) => block.includes('def track_openai_usage(')),
+    blocks.find((block) => block.includes('stream=True')),
+  ];
 }
 
 let ctx: TestContext;

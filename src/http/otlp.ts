@@ -7,6 +7,7 @@ import { loadOtlpProtobuf } from '../otlp/otlp-protobuf.js';
 import { collectUsage, createOtlpService } from '../otlp/otlp-service.js';
 import { readTraceExport } from '../otlp/read-trace-export.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { responses } from './schemas.js';
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
@@ -82,9 +83,14 @@ export function otlpRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             'An OTLP ExportTraceServiceRequest, as application/x-protobuf or application/json, optionally gzip. Spans with GenAI semantic-convention token usage become usage records (source "otlp") through the /ingest pipeline; other spans are ignored. Tracking token: the X-Tracking-Token header, or the cost_guardian.tracking_token resource attribute (which wins). Answers an ExportTraceServiceResponse in the request encoding; partialSuccess counts rejected GenAI spans and says why. 429 with Retry-After when the rate limit refused spans: resend the whole export (stored spans are deduplicated). See docs/otlp.md.',
           tags: ['ingest'],
           consumes: ['application/x-protobuf', 'application/json'],
-          body: Type.Object(
-            { resourceSpans: Type.Optional(Type.Array(Type.Unknown())) },
-            { description: 'ExportTraceServiceRequest (OTLP/JSON shown; protobuf takes the same message).' },
+          body: withExamples(
+            Type.Object(
+              { resourceSpans: Type.Optional(Type.Array(Type.Unknown())) },
+              {
+                description: 'ExportTraceServiceRequest (OTLP/JSON shown; protobuf takes the same message).',
+              },
+            ),
+            EXAMPLES.otlpTraces,
           ),
           response: responses({
             200: Type.Object(

@@ -7,6 +7,7 @@ import { DAY_MS, dayOf, reconcile, startOfDay } from '../reports/reconcile.js';
 import { reportSpend } from '../reports/report-spend.js';
 import type { ReportProvider } from '../storage/provider-reports.js';
 import type { HttpDeps } from './deps.js';
+import { EXAMPLES, withExamples } from './request-examples.js';
 import { responses } from './schemas.js';
 
 /**
@@ -157,7 +158,7 @@ export function reportRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Pull the provider reports now (incremental; joins a pull already running)',
           tags: ['reports'],
-          body: Type.Optional(Type.Object({})),
+          body: Type.Optional(withExamples(Type.Object({}), EXAMPLES.syncReports)),
           response: responses({
             200: Type.Object({
               jobs: Type.Array(
@@ -332,7 +333,10 @@ export function reportRoutes(deps: HttpDeps): FastifyPluginAsyncTypebox {
             provider: Provider,
             project_id: Type.String({ minLength: 1, maxLength: 200 }),
           }),
-          body: Type.Object({ ingest_token_id: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]) }),
+          body: withExamples(
+            Type.Object({ ingest_token_id: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]) }),
+            EXAMPLES.mapReportProject,
+          ),
           response: responses({ 200: Type.Object({ ok: Type.Literal(true) }) }),
         },
       },

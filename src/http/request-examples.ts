@@ -83,5 +83,47 @@ export const EXAMPLES = {
   createChannel: [{ name: 'Ops webhook', kind: 'webhook', url: 'https://hooks.example.com/cost-guardian' }],
   patchChannel: [{ enabled: false }],
   testChannel: [{}],
+  syncReports: [{}],
+  otlpTraces: [
+    {
+      resourceSpans: [
+        {
+          resource: {
+            attributes: [
+              { key: 'service.name', value: { stringValue: 'support-bot' } },
+              { key: 'cost_guardian.tracking_token', value: { stringValue: 'q8N0xd3Kx0kz3p9vZ7wz1Q' } },
+            ],
+          },
+          scopeSpans: [
+            {
+              scope: { name: 'opentelemetry.instrumentation.openai' },
+              spans: [
+                {
+                  traceId: '5b8efff798038103d269b633813fc60c',
+                  spanId: 'eee19b7ec3c1b174',
+                  name: 'chat gpt-4o-mini',
+                  kind: 3,
+                  startTimeUnixNano: '1764979200000000000',
+                  endTimeUnixNano: '1764979201250000000',
+                  attributes: [
+                    { key: 'gen_ai.system', value: { stringValue: 'openai' } },
+                    { key: 'gen_ai.request.model', value: { stringValue: 'gpt-4o-mini' } },
+                    { key: 'gen_ai.response.model', value: { stringValue: 'gpt-4o-mini-2024-07-18' } },
+                    {
+                      key: 'gen_ai.response.id',
+                      value: { stringValue: 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG' },
+                    },
+                    { key: 'gen_ai.usage.input_tokens', value: { intValue: '1200' } },
+                    { key: 'gen_ai.usage.output_tokens', value: { intValue: '300' } },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  ],
+  mapReportProject: [{ ingest_token_id: 3 }, { ingest_token_id: null }],
   patchAlertSettings: [{ anomaly: { enabled: true, sensitivity: 6 }, unpriced: { enabled: true } }],
 } as const;
