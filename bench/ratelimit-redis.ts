@@ -9,14 +9,11 @@
  *
  * Linux only (/proc). The Redis server runs on the same two cores, as a worst case for CPU.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import path from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { cpuMicros, ingestLoad, startBenchService } from './lib/service.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,14 +25,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const durationSeconds = Number(values.duration);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const API_KEY = 'bench-admin-key-0123456789';
-const INGEST_KEY = 'bench-ingest-key-0123456789';
 const PREFIX = `cgbench:${process.pid}:`;
-
-function cpuMicros(pid: number): number {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-}
 
 interface Round {
   rps: number;
@@ -46,87 +36,24 @@ interface Round {
 }
 
 async function runRound(withRedis: boolean, round: number): Promise<Round> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cg-bench-rl-'));
-  const port = String(5910 + (withRedis ? 1 : 0));
-  const base = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, ['dist/main.js'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ENV: 'production',
-      API_KEY,
-      INGEST_KEY,
-      HOST: '127.0.0.1',
-      SERVER_PORT: port,
-      DB_PATH: path.join(dir, 'usage.sqlite'),
-      RATE_LIMIT_RPM: '100000000',
-      INGEST_RPM: '100000000',
-      LOG_LEVEL: 'warn',
-      ...(withRedis ? { REDIS_URL: values.redis, REDIS_KEY_PREFIX: PREFIX } : {}),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const service = await startBenchService({
+    root,
+    port: 5910 + (withRedis ? 1 : 0),
+    env: withRedis ? { REDIS_URL: values.redis, REDIS_KEY_PREFIX: PREFIX } : {},
   });
   try {
-    for (let attempt = 0; attempt < 200; attempt += 1) {
-      const up = await fetch(`${base}/ping`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const created = await fetch(`${base}/ingest/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      body: JSON.stringify({ label: 'bench' }),
-    });
-    const { token } = (await created.json()) as { token: string };
-    let counter = 0;
-    const load = (seconds: number) =>
-      new Promise<autocannon.Result>((resolve, reject) => {
-        autocannon(
-          {
-            url: `${base}/ingest`,
-            connections: 100,
-            duration: seconds,
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-ingest-key': INGEST_KEY },
-            requests: [
-              {
-                setupRequest: (request) => {
-                  counter += 1;
-                  return {
-                    ...request,
-                    body: JSON.stringify({
-                      tracking_token: token,
-                      event_id: `chatcmpl-${round}-${counter}`,
-                      model: 'gpt-4o-mini-2024-07-18',
-                      prompt_tokens: 1200 + (counter % 500),
-                      completion_tokens: 300 + (counter % 200),
-                    }),
-                  };
-                },
-              },
-            ],
-          },
-          (error, result) => (error ? reject(error) : resolve(result)),
-        );
-      });
-    await load(2);
-    const pid = server.pid as number;
-    const before = cpuMicros(pid);
-    const result = await load(durationSeconds);
+    await ingestLoad(service, 2, `warm-${round}`);
+    const before = cpuMicros(service.pid);
+    const result = await ingestLoad(service, durationSeconds, `run-${round}`);
     return {
       rps: result.requests.average,
       p50: result.latency.p50,
       p99: result.latency.p99,
-      cpuUs: (cpuMicros(pid) - before) / result.requests.total,
+      cpuUs: (cpuMicros(service.pid) - before) / result.requests.total,
       non2xx: result.non2xx,
     };
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await service.stop();
   }
 }
 
